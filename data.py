@@ -1,0 +1,285 @@
+"""Face images in, model-ready arrays out.
+
+- `preprocess_face`: THE preprocessing function. Training, evaluation and the app
+  all turn a face image into the model's input through it.
+- `load_dataset` / `load_split`: class-per-folder datasets (`train/`, `validation/`,
+  optionally wrapped in `images/`, the Kaggle layout) loaded into memory.
+- `TrainingBatches`: shuffled, augmented batches for `model.fit`.
+
+Why in-memory arrays and not `image_dataset_from_directory`: FER-2013 is small
+(28,709 faces of 48x48), so decoding it once and augmenting with OpenCV affine
+warps keeps the data pipeline far below the cost of a training step, and works
+on any Keras backend. See README, "Data pipeline".
+"""
+import math
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+IMAGE_SIZE = 48
+SPLITS = ("train", "validation")
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used; the message names the path and the problem."""
+
+
+def to_gray(image):
+    """Any OpenCV image (grey, BGR, BGRA; 8 or 16 bit) as 8-bit greyscale."""
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        image = (image // 257).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 4:
+        # Transparent pixels become white, as image viewers show them.
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        rgb = image[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        image = rgb.astype(np.uint8)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+_clahe = None
+
+
+def equalize_light(gray):
+    """CLAHE on an 8-bit grey face: lifts detail out of dark or flat lighting."""
+    global _clahe
+    if _clahe is None:  # built lazily: nothing runs at import time
+        _clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+    return _clahe.apply(gray)
+
+
+def preprocess_face(image, clahe=False):
+    """A face image of any size and colour -> float32 (48, 48, 1) in [0, 1]."""
+    gray = to_gray(image)
+    if gray.shape != (IMAGE_SIZE, IMAGE_SIZE):
+        shrinking = gray.shape[0] > IMAGE_SIZE or gray.shape[1] > IMAGE_SIZE
+        gray = cv2.resize(gray, (IMAGE_SIZE, IMAGE_SIZE),
+                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    if clahe:
+        gray = equalize_light(gray)
+    return (gray.astype(np.float32) / 255.0)[:, :, np.newaxis]
+
+
+def preprocess_faces(images, clahe=False):
+    """A list of face images -> float32 batch (N, 48, 48, 1)."""
+    if len(images) == 0:
+        return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
+    return np.stack([preprocess_face(image, clahe) for image in images])
+
+
+def read_image(path):
+    """Decode an image file; returns (image, None) or (None, reason it is unusable)."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            return None, "empty file"
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        return None, f"unreadable ({error.strerror})"
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None or image.size == 0:
+        return None, "not a readable image"
+    if to_gray(image).std() < 1.0:
+        return None, "blank image"
+    return image, None
+
+
+@dataclass
+class Split:
+    x: np.ndarray          # float32 (N, 48, 48, 1) in [0, 1]
+    y: np.ndarray          # int class indices (N,)
+    class_names: list
+    skipped: list          # [(path, reason)]
+
+
+@dataclass
+class Dataset:
+    train: Split
+    validation: Split
+
+    @property
+    def class_names(self):
+        return self.train.class_names
+
+
+def resolve_root(root):
+    """The folder holding train/ and validation/ (accepts the Kaggle `images/` wrapper)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    for candidate in (root, root / "images"):
+        if all((candidate / split).is_dir() for split in SPLITS):
+            return candidate
+    missing = [s for s in SPLITS if not (root / s).is_dir()]
+    raise DatasetError(f"{root} has no {' or '.join(m + '/' for m in missing)} folder "
+                       f"(expected {root}/train/<class>/ and {root}/validation/<class>/)")
+
+
+def class_folders(split_dir):
+    """Sorted class names of a split: its sub-folders."""
+    split_dir = Path(split_dir)
+    if not split_dir.is_dir():
+        raise DatasetError(f"folder not found: {split_dir}")
+    names = sorted(p.name for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not names:
+        raise DatasetError(f"{split_dir} has no class folders")
+    return names
+
+
+def load_split(split_dir, class_names=None, workers=4):
+    """Load every image under split_dir/<class>/ into memory.
+
+    With `class_names`, the split's folders must be exactly those classes.
+    Unusable files are skipped and listed in `Split.skipped`, never dropped silently.
+    """
+    split_dir = Path(split_dir)
+    found = class_folders(split_dir)
+    if class_names is not None and list(class_names) != found:
+        raise DatasetError(_class_mismatch(split_dir, class_names, found))
+    files, labels = [], []
+    for index, name in enumerate(found):
+        paths = sorted(p for p in (split_dir / name).iterdir() if p.is_file())
+        if not paths:
+            raise DatasetError(f"class folder is empty: {split_dir / name}")
+        files += paths
+        labels += [index] * len(paths)
+    # We name each unusable file ourselves; OpenCV's own decoder messages would only add noise.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    with ThreadPoolExecutor(workers) as pool:  # cv2 decoding releases the GIL
+        decoded = list(pool.map(read_image, files))
+    x, y, skipped = [], [], []
+    for path, label, (image, reason) in zip(files, labels, decoded):
+        if image is None:
+            skipped.append((path, reason))
+        else:
+            x.append(preprocess_face(image))
+            y.append(label)
+    if not x:
+        raise DatasetError(f"no usable images in {split_dir}")
+    return Split(np.stack(x), np.array(y, dtype=np.int64), found, skipped)
+
+
+def _class_mismatch(where, expected, found):
+    only_expected = sorted(set(expected) - set(found))
+    only_found = sorted(set(found) - set(expected))
+    if not only_expected and not only_found:
+        return f"class folders in {where} are ordered differently from {list(expected)}"
+    parts = []
+    if only_expected:
+        parts.append(f"missing {', '.join(only_expected)}")
+    if only_found:
+        parts.append(f"unexpected {', '.join(only_found)}")
+    return f"class folders in {where} differ from {list(expected)}: {'; '.join(parts)}"
+
+
+def load_dataset(root):
+    """Load train/ and validation/ of a dataset root; both must hold the same classes."""
+    root = resolve_root(root)
+    train = load_split(root / "train")
+    validation = load_split(root / "validation", class_names=train.class_names)
+    return Dataset(train, validation)
+
+
+def report_skipped(skipped, stream=None):
+    """One warning per skipped file, then the total."""
+    stream = stream or sys.stderr
+    for path, reason in skipped:
+        print(f"warning: skipped {path}: {reason}", file=stream)
+    if skipped:
+        print(f"warning: {len(skipped)} file(s) skipped in total", file=stream)
+
+
+def class_distribution(dataset):
+    """Counts per class and split, as a pandas DataFrame (classes as rows)."""
+    import pandas as pd
+    table = pd.DataFrame({
+        split: np.bincount(getattr(dataset, split).y, minlength=len(dataset.class_names))
+        for split in SPLITS
+    }, index=pd.Index(dataset.class_names, name="class"))
+    table["share_%"] = (100 * table["train"] / table["train"].sum()).round(1)
+    return table
+
+
+def balanced_class_weights(y, num_classes):
+    """n / (k * count) per class, like scikit-learn's 'balanced'."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+    return len(y) / (num_classes * np.maximum(counts, 1))
+
+
+def augment_image(image, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1):
+    """Random flip, rotation (degrees), shift and zoom of one (48, 48, 1) image.
+
+    What Keras' old ImageDataGenerator did, as a single OpenCV affine warp.
+    """
+    gray = image[:, :, 0]
+    if rng.random() < 0.5:
+        gray = gray[:, ::-1]
+    size = gray.shape[0]
+    angle = rng.uniform(-max_rotation, max_rotation)
+    zoom = rng.uniform(1 - max_zoom, 1 + max_zoom)
+    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, zoom)
+    matrix[:, 2] += rng.uniform(-max_shift, max_shift, size=2) * size
+    warped = cv2.warpAffine(np.ascontiguousarray(gray), matrix, (size, size),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return warped[:, :, np.newaxis]
+
+
+class TrainingBatches(keras.utils.PyDataset):
+    """Batches of (images, one-hot labels[, sample weights]) for `model.fit`.
+
+    Reshuffled every epoch; augmentation is seeded per (epoch, batch), so a run
+    is reproducible and safe with several workers.
+    """
+
+    def __init__(self, split, batch_size=32, augment=False, shuffle=True, seed=0,
+                 class_weights=None, **kwargs):
+        super().__init__(**kwargs)
+        self.x, self.y = split.x, split.y
+        self.num_classes = len(split.class_names)
+        self.batch_size = batch_size
+        self.augment = augment
+        self.shuffle = shuffle
+        self.seed = seed
+        self.class_weights = None if class_weights is None else np.asarray(class_weights, np.float32)
+        self.epoch = 0
+        self.order = self._order()
+
+    def _order(self):
+        if not self.shuffle:
+            return np.arange(len(self.y))
+        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.y))
+
+    def __len__(self):
+        return math.ceil(len(self.y) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        x = self.x[rows]
+        if self.augment:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            x = np.stack([augment_image(image, rng) for image in x])
+        labels = self.y[rows]
+        onehot = np.eye(self.num_classes, dtype=np.float32)[labels]
+        if self.class_weights is None:
+            return x, onehot
+        return x, onehot, self.class_weights[labels]
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self.order = self._order()
+
+    def set_epoch(self, epoch):
+        """Continue the shuffling sequence of a resumed run."""
+        self.epoch = epoch
+        self.order = self._order()

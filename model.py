@@ -1,0 +1,168 @@
+"""The emotion CNN: building it, choosing its precision, saving and loading it.
+
+Library code only; `train.py`, `evaluate.py` and `main.py` import from here.
+A trained model is stored as `NAME.h5` (weights and architecture, no optimizer
+state) with its class names beside it in `NAME.labels.json`, so no other code
+ever retypes a label order.
+"""
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+DEFAULT_DROPOUT = 0.25
+# Keras' default BatchNorm momentum (0.99) needs ~500 steps before its moving statistics
+# forget their initial values; on a small dataset the model then scores chance at
+# inference while training accuracy is high. 0.9 (PyTorch's default) settles in ~50.
+BN_MOMENTUM = 0.9
+
+
+def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
+                learning_rate=1e-3, label_smoothing=0.0):
+    """Return the compiled 4-block CNN (about 4.48M parameters for 7 classes).
+
+    Layers follow the global Keras dtype policy, except the softmax, which stays
+    float32 so mixed-precision training keeps a numerically stable loss.
+    """
+    model = keras.Sequential(name="emotion_cnn")
+    model.add(keras.Input(shape=input_shape))
+    for filters, kernel in ((64, 3), (128, 5), (512, 3), (512, 3)):
+        model.add(layers.Conv2D(filters, kernel, padding="same"))
+        model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
+        model.add(layers.Activation("relu"))
+        model.add(layers.MaxPooling2D(2))
+        model.add(layers.Dropout(dropout))
+    model.add(layers.Flatten())
+    for units in (256, 512):
+        model.add(layers.Dense(units))
+        model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
+        model.add(layers.Activation("relu"))
+        model.add(layers.Dropout(dropout))
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def cpu_supports_bfloat16():
+    """True when the CPU has native bfloat16 instructions (AMX or AVX512_BF16)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def gpu_available():
+    """True when the active Keras backend sees a GPU."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+        return any(d.platform == "gpu" for d in jax.devices())
+    return False
+
+
+def choose_precision(mode="auto"):
+    """Map --mixed-precision {auto,on,off} to a Keras dtype policy name.
+
+    auto: float16 on a GPU, bfloat16 on a CPU that has it natively, else float32
+    (emulated bfloat16 is slower than float32). on: the mixed policy for the device.
+    """
+    if mode == "off":
+        return "float32"
+    if gpu_available():
+        return "mixed_float16"
+    if mode == "on" or cpu_supports_bfloat16():
+        return "mixed_bfloat16"
+    return "float32"
+
+
+def labels_path(model_path):
+    """Where the class names of the model at `model_path` live."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + ".labels.json")
+
+
+def to_float32(model):
+    """A float32 copy of `model`, so a saved model runs fast on any CPU."""
+    if model.dtype_policy.name == "float32":
+        return model
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        copy = keras.Sequential.from_config(_float32_config(model.get_config()))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _float32_config(config):
+    for layer in config["layers"]:
+        layer["config"]["dtype"] = "float32"
+    return config
+
+
+def save_trained_model(model, path, class_names):
+    """Save weights+architecture (no optimizer state) and class names, atomically.
+
+    Both files are written to temporary names first and then renamed, so an
+    interrupted save never leaves a half-written model in place of a good one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_model = path.with_name(path.stem + ".partial.h5")
+    to_float32(model).save(tmp_model, include_optimizer=False)
+    tmp_labels = labels_path(path).with_suffix(".json.partial")
+    tmp_labels.write_text(json.dumps({"class_names": list(class_names)}, indent=2) + "\n")
+    os.replace(tmp_model, path)
+    os.replace(tmp_labels, labels_path(path))
+
+
+def load_class_names(model_path):
+    """The class names saved beside `model_path`."""
+    path = labels_path(model_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"class names file not found: {path}")
+    return json.loads(path.read_text())["class_names"]
+
+
+def load_trained_model(path):
+    """Load a model saved by `save_trained_model`; returns (model, class_names)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model not found: {path} (train one with `python train.py`)")
+    class_names = load_class_names(path)
+    model = keras.models.load_model(path, compile=False)
+    outputs = model.output_shape[-1]
+    if outputs != len(class_names):
+        raise ValueError(f"{path} has {outputs} outputs but {labels_path(path)} names "
+                         f"{len(class_names)} classes")
+    return model, class_names
+
+
+def predict_proba(model, faces, tta=False, batch_size=256):
+    """Class probabilities (N, classes) for preprocessed faces (N, 48, 48, 1).
+
+    tta: also score each face's mirror image and average the two.
+    """
+    faces = np.asarray(faces, dtype=np.float32)
+    if len(faces) == 0:
+        return np.zeros((0, model.output_shape[-1]), np.float32)
+    if tta:
+        faces = np.concatenate([faces, faces[:, :, ::-1]])
+    probs = np.concatenate([np.asarray(model.predict_on_batch(faces[i:i + batch_size]), np.float32)
+                            for i in range(0, len(faces), batch_size)])
+    if tta:
+        half = len(probs) // 2
+        probs = (probs[:half] + probs[half:]) / 2
+    return probs

@@ -1,0 +1,111 @@
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+import data
+from conftest import make_dataset
+
+
+def test_class_names_are_sorted_folders_and_arrays_are_model_ready(pattern_dataset):
+    dataset = data.load_dataset(pattern_dataset)
+    assert dataset.class_names == ["disc", "horizontal", "vertical"]
+    assert dataset.train.x.shape == (120, 48, 48, 1)
+    assert dataset.train.x.dtype == np.float32
+    assert 0.0 <= dataset.train.x.min() and dataset.train.x.max() <= 1.0
+    assert np.bincount(dataset.validation.y).tolist() == [12, 12, 12]
+    table = data.class_distribution(dataset)
+    assert table["train"].tolist() == [40, 40, 40]
+    assert table["validation"].tolist() == [12, 12, 12]
+
+
+def test_kaggle_images_wrapper_is_accepted(tmp_path):
+    make_dataset(tmp_path / "images", per_class=(3, 2))
+    assert data.load_dataset(tmp_path).class_names == ["disc", "horizontal", "vertical"]
+
+
+@pytest.mark.parametrize("image", [
+    np.full((100, 80, 3), (10, 200, 90), np.uint8),                     # BGR, not square
+    np.dstack([np.full((30, 30, 3), 50, np.uint8), np.full((30, 30), 0, np.uint8)]),  # BGRA, transparent
+    np.full((64, 64), 40000, np.uint16),                                 # 16-bit grey
+    np.full((48, 48, 1), 128, np.uint8),
+])
+def test_any_image_becomes_48x48_grey_in_unit_range(image):
+    face = data.preprocess_face(image)
+    assert face.shape == (48, 48, 1) and face.dtype == np.float32
+    assert 0.0 <= face.min() <= face.max() <= 1.0
+
+
+def test_colour_conversion_uses_luminance_and_alpha_shows_as_white():
+    green = np.zeros((48, 48, 3), np.uint8)
+    green[:, :, 1] = 255
+    assert data.preprocess_face(green)[0, 0, 0] == pytest.approx(150 / 255, abs=0.01)
+    transparent = np.zeros((48, 48, 4), np.uint8)
+    assert data.preprocess_face(transparent)[0, 0, 0] == pytest.approx(1.0)
+
+
+def test_bad_files_are_skipped_named_and_counted(pattern_dataset, capsys):
+    folder = pattern_dataset / "train" / "disc"
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    cv2.imwrite(str(folder / "blank.png"), np.zeros((48, 48), np.uint8))
+    split = data.load_split(pattern_dataset / "train")
+    reasons = {path.name: reason for path, reason in split.skipped}
+    assert reasons == {"empty.jpg": "empty file", "notes.txt": "not a readable image",
+                       "truncated.png": "not a readable image", "blank.png": "blank image"}
+    assert len(split.y) == 120
+    data.report_skipped(split.skipped)
+    err = capsys.readouterr().err
+    assert "empty.jpg: empty file" in err and "4 file(s) skipped" in err
+
+
+def test_mismatched_class_folders_are_rejected_naming_the_difference(pattern_dataset):
+    (pattern_dataset / "validation" / "vertical").rename(pattern_dataset / "validation" / "zigzag")
+    with pytest.raises(data.DatasetError, match="missing vertical; unexpected zigzag"):
+        data.load_dataset(pattern_dataset)
+
+
+def test_missing_split_empty_class_and_no_images_are_clear_errors(tmp_path, pattern_dataset):
+    with pytest.raises(data.DatasetError, match="not found"):
+        data.load_dataset(tmp_path / "nowhere")
+    (tmp_path / "only" / "train" / "a").mkdir(parents=True)
+    with pytest.raises(data.DatasetError, match="no validation/ folder"):
+        data.load_dataset(tmp_path / "only")
+    (pattern_dataset / "train" / "extra").mkdir()
+    with pytest.raises(data.DatasetError, match="class folder is empty: .*extra"):
+        data.load_split(pattern_dataset / "train")
+    junk = tmp_path / "junk" / "a"
+    junk.mkdir(parents=True)
+    (junk / "x.jpg").write_text("nope")
+    with pytest.raises(data.DatasetError, match="no usable images"):
+        data.load_split(tmp_path / "junk")
+
+
+def test_augmentation_changes_images_but_keeps_shape_and_range():
+    rng = np.random.default_rng(0)
+    image = np.random.default_rng(1).random((48, 48, 1), dtype=np.float32)
+    out = [data.augment_image(image, rng) for _ in range(5)]
+    assert all(o.shape == (48, 48, 1) for o in out)
+    assert all(0.0 <= o.min() and o.max() <= 1.0 for o in out)
+    assert all(not np.allclose(o, image) for o in out)
+
+
+def test_training_batches_shuffle_every_epoch_and_cover_all_images(pattern_dataset):
+    split = data.load_split(pattern_dataset / "train")
+    batches = data.TrainingBatches(split, batch_size=32, augment=True, seed=3,
+                                   class_weights=[1.0, 2.0, 3.0])
+    assert len(batches) == 4
+    x, y, w = batches[0]
+    assert x.shape == (32, 48, 48, 1) and y.shape == (32, 3)
+    np.testing.assert_array_equal(w, np.array([1.0, 2.0, 3.0])[y.argmax(axis=1)])
+    first = batches.order.copy()
+    batches.on_epoch_end()
+    assert sorted(first) == sorted(batches.order) == list(range(120))
+    assert not np.array_equal(first, batches.order)
+
+
+def test_balanced_class_weights_favour_rare_classes():
+    weights = data.balanced_class_weights(np.array([0] * 90 + [1] * 10), 2)
+    np.testing.assert_allclose(weights, [100 / 180, 100 / 20])

@@ -1,0 +1,81 @@
+import keras
+import numpy as np
+import pytest
+
+from model import (build_model, choose_precision, labels_path, load_trained_model, predict_proba,
+                   save_trained_model, to_float32)
+
+
+def layer_types(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_architecture_blocks_and_parameter_count():
+    model = build_model()
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(64, (3, 3)), (128, (5, 5)),
+                                                           (512, (3, 3)), (512, (3, 3))]
+    assert all(c.padding == "same" for c in convs)
+    block = ["Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout"]
+    dense = ["Dense", "BatchNormalization", "Activation", "Dropout"]
+    assert layer_types(model) == block * 4 + ["Flatten"] + dense * 2 + ["Dense"]
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [256, 512, 7]
+    assert model.count_params() == 4_478_727
+    assert model.output_shape == (None, 7)
+    assert model.loss.name == "categorical_crossentropy"
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_dropout_and_classes_are_parameters():
+    model = build_model(num_classes=3, dropout=0.4)
+    assert model.output_shape == (None, 3)
+    assert {layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)} == {0.4}
+
+
+def test_softmax_stays_float32_under_mixed_precision():
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = build_model()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert model.layers[0].compute_dtype == "bfloat16"
+    assert model.layers[-1].compute_dtype == "float32"
+    assert to_float32(model).layers[0].compute_dtype == "float32"
+
+
+def test_choose_precision_off_is_float32():
+    assert choose_precision("off") == "float32"
+    assert choose_precision("on") in ("mixed_bfloat16", "mixed_float16")
+
+
+def test_saved_model_reloads_with_names_and_predicts_the_same(tmp_path):
+    model = build_model(num_classes=3)
+    names = ["calm", "joy", "rage"]
+    x = np.random.default_rng(0).random((5, 48, 48, 1), dtype=np.float32)
+    before = predict_proba(model, x)
+    path = tmp_path / "m.h5"
+    save_trained_model(model, path, names)
+    assert labels_path(path).is_file()
+    assert path.stat().st_size < 20_000_000  # no optimizer state
+    loaded, loaded_names = load_trained_model(path)
+    assert loaded_names == names
+    np.testing.assert_array_equal(predict_proba(loaded, x), before)
+    assert not list(tmp_path.glob("*partial*"))
+
+
+def test_tta_averages_a_face_and_its_mirror():
+    model = build_model(num_classes=3)
+    x = np.random.default_rng(1).random((4, 48, 48, 1), dtype=np.float32)
+    expected = (predict_proba(model, x) + predict_proba(model, x[:, :, ::-1])) / 2
+    np.testing.assert_allclose(predict_proba(model, x, tta=True), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_proba(model, x, tta=True).sum(axis=1), 1, rtol=1e-5)
+
+
+def test_missing_model_or_labels_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="model not found"):
+        load_trained_model(tmp_path / "none.h5")
+    model_path = tmp_path / "m.h5"
+    build_model(num_classes=3).save(model_path)
+    with pytest.raises(FileNotFoundError, match="class names"):
+        load_trained_model(model_path)

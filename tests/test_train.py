@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import train
+from model import load_trained_model, predict_proba
+from conftest import make_dataset
+from data import load_split
+
+
+def run_train(dataset, output, *extra):
+    return train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "16",
+                       "--mixed-precision", "off", *extra])
+
+
+def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp_path, capsys):
+    output = tmp_path / "out" / "m.h5"
+    assert run_train(pattern_dataset, output, "--epochs", "2") == 0
+    paths = train.artefact_paths(output)
+    for name in ("model", "labels", "history", "curves", "classes", "resume"):
+        assert paths[name].is_file(), name
+    assert json.loads(paths["labels"].read_text())["class_names"] == ["disc", "horizontal", "vertical"]
+    history = pd.read_csv(paths["history"])
+    assert history["epoch"].tolist() == [0, 1]
+    assert {"accuracy", "val_accuracy", "loss", "val_loss", "learning_rate"} <= set(history.columns)
+    out = capsys.readouterr().out
+    assert "Class distribution" in out and "best validation accuracy" in out
+
+    assert run_train(pattern_dataset, output, "--epochs", "3", "--resume") == 0
+    history = pd.read_csv(paths["history"])
+    assert history["epoch"].tolist() == [0, 1, 2]
+    assert "Resuming" in capsys.readouterr().out
+    model, names = load_trained_model(output)
+    assert model.output_shape == (None, 3)
+
+
+def test_model_learns_a_separable_set_well_above_chance(tmp_path):
+    # Enough steps for BatchNorm's moving statistics (momentum 0.99) to settle.
+    dataset = make_dataset(tmp_path / "patterns", per_class=(60, 20))
+    output = tmp_path / "m.h5"
+    assert train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "8",
+                       "--epochs", "5", "--mixed-precision", "off"]) == 0
+    model, names = load_trained_model(output)
+    validation = load_split(dataset / "validation", names)
+    accuracy = (predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean()
+    assert accuracy >= 0.8  # chance is 0.33
+
+
+def test_bad_dataset_is_a_one_line_error(tmp_path, capsys):
+    assert train.main(["--data", str(tmp_path / "missing"), "--output", str(tmp_path / "m.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: dataset folder not found") and "\n" not in err
+
+
+def test_resume_without_checkpoint_is_a_clear_error(pattern_dataset, tmp_path, capsys):
+    assert run_train(pattern_dataset, tmp_path / "m.h5", "--resume") == 2
+    assert "nothing to resume" in capsys.readouterr().err

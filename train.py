@@ -1,0 +1,225 @@
+"""Train the emotion CNN on a class-per-folder dataset.
+
+    python train.py --data ../shared/data/fer2013
+    python train.py --data ../shared/data/fer2013 --resume      # continue an interrupted run
+
+Writes, beside --output (default models/modelTrained.h5):
+  NAME.h5              best model by validation accuracy (no optimizer state)
+  NAME.labels.json     its class names, in output order
+  NAME.history.csv     metrics per epoch
+  NAME.curves.png      accuracy and loss, training vs validation
+  NAME.classes.png     images per class and split
+  NAME.resume.keras    last epoch with optimizer state, for --resume
+Ctrl-C stops cleanly: the best model and the history so far stay on disk.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+import data
+import plots
+from model import build_model, choose_precision, save_trained_model
+
+DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
+
+
+def artefact_paths(output):
+    output = Path(output)
+    stem = output.with_suffix("")
+    return {
+        "model": output,
+        "labels": Path(f"{stem}.labels.json"),
+        "history": Path(f"{stem}.history.csv"),
+        "curves": Path(f"{stem}.curves.png"),
+        "classes": Path(f"{stem}.classes.png"),
+        "resume": Path(f"{stem}.resume.keras"),
+    }
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Keep the model with the best `monitor` value, saved atomically, without optimizer state.
+
+    Keras' own ModelCheckpoint writes the file in place (an interrupted write
+    corrupts the previous best) and stores the optimizer state (3x the size).
+    """
+
+    def __init__(self, path, class_names, monitor="val_accuracy", best=-np.inf):
+        super().__init__()
+        self.path, self.class_names, self.monitor = path, class_names, monitor
+        self.best, self.best_epoch = best, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.best:
+            self.best, self.best_epoch = value, epoch
+            save_trained_model(self.model, self.path, self.class_names)
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """After every epoch: history CSV, curves PNG and the resumable checkpoint."""
+
+    def __init__(self, paths, history, train_images):
+        super().__init__()
+        self.paths, self.history, self.train_images = paths, history, train_images
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+        self.train_end = None
+
+    def on_test_begin(self, logs=None):
+        self.train_end = self.train_end or time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        train_seconds = (self.train_end or now) - self.epoch_start
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
+               "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
+               "seconds": now - self.epoch_start,
+               "images_per_s": self.train_images / train_seconds}
+        self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
+        self.history.to_csv(self.paths["history"], index=False)
+        plots.plot_history(self.history, self.paths["curves"])
+        partial = self.paths["resume"].with_name(self.paths["resume"].stem + ".partial.keras")
+        self.model.save(partial)
+        os.replace(partial, self.paths["resume"])
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Train the facial emotion CNN.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013"),
+                        help="dataset root holding train/ and validation/ class folders")
+    parser.add_argument("--epochs", type=int, default=25, help="total epochs to train")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per training step")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="initial Adam learning rate")
+    parser.add_argument("--dropout", type=float, default=0.25, help="dropout rate of every block")
+    parser.add_argument("--label-smoothing", type=float, default=0.1,
+                        help="label smoothing of the cross-entropy (FER-2013 labels are noisy)")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the best model goes")
+    parser.add_argument("--seed", type=int, default=1337, help="random seed")
+    parser.add_argument("--class-weight", choices=["none", "balanced"], default="none",
+                        help="weight the loss against class imbalance")
+    parser.add_argument("--augment", choices=["on", "off"], default="on",
+                        help="random flip, rotation, shift and zoom of training images")
+    parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
+                        help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
+    parser.add_argument("--patience", type=int, default=10,
+                        help="epochs without a better val_accuracy before stopping early")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the last epoch's checkpoint beside --output")
+    return parser.parse_args(argv)
+
+
+def print_distribution(table):
+    print("Class distribution:")
+    print(table.to_string())
+    print(f"total: {int(table['train'].sum())} train, {int(table['validation'].sum())} validation")
+
+
+def prepare_model(args, paths, num_classes):
+    """A fresh model, or the resumable checkpoint with its history; returns (model, history)."""
+    if args.resume:
+        if not paths["resume"].is_file():
+            raise FileNotFoundError(f"nothing to resume: {paths['resume']} not found")
+        model = keras.models.load_model(paths["resume"])
+        history = pd.read_csv(paths["history"]) if paths["history"].is_file() else pd.DataFrame()
+        print(f"Resuming from {paths['resume']} after epoch {len(history)}")
+        return model, history
+    keras.config.set_dtype_policy(choose_precision(args.mixed_precision))
+    model = build_model(num_classes=num_classes, dropout=args.dropout,
+                        learning_rate=args.learning_rate, label_smoothing=args.label_smoothing)
+    return model, pd.DataFrame()
+
+
+def train(args):
+    """Run training; returns a summary dict. Artefacts are written as it goes."""
+    keras.utils.set_random_seed(args.seed)
+    paths = artefact_paths(args.output)
+    paths["model"].parent.mkdir(parents=True, exist_ok=True)
+
+    print(f"Loading {args.data} ...", flush=True)
+    dataset = data.load_dataset(args.data)
+    data.report_skipped(dataset.train.skipped + dataset.validation.skipped)
+    table = data.class_distribution(dataset)
+    print_distribution(table)
+    plots.plot_class_distribution(table, paths["classes"])
+    class_names = dataset.class_names
+
+    model, history = prepare_model(args, paths, len(class_names))
+    initial_epoch = len(history)
+    if initial_epoch >= args.epochs:
+        raise ValueError(f"already trained {initial_epoch} epochs; pass a larger --epochs to continue")
+    print(f"Precision: {model.dtype_policy.name}, parameters: {model.count_params():,}")
+
+    weights = None
+    if args.class_weight == "balanced":
+        weights = data.balanced_class_weights(dataset.train.y, len(class_names))
+    train_batches = data.TrainingBatches(dataset.train, args.batch_size, augment=args.augment == "on",
+                                         seed=args.seed, class_weights=weights)
+    train_batches.set_epoch(initial_epoch)
+    val_batches = data.TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
+
+    best_so_far = history["val_accuracy"].max() if len(history) else -np.inf
+    checkpoint = BestModelCheckpoint(paths["model"], class_names, best=best_so_far)
+    recorder = RunRecorder(paths, history, len(dataset.train.y))
+    callbacks = [
+        checkpoint,
+        recorder,
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
+                                          min_lr=1e-5, verbose=1),
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience,
+                                      restore_best_weights=True, verbose=1),
+    ]
+    started = time.perf_counter()
+    interrupted = False
+    try:
+        model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
+                  initial_epoch=initial_epoch, callbacks=callbacks,
+                  verbose=1 if sys.stdout.isatty() else 2)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\nInterrupted: keeping the best model and the history so far.")
+    history = recorder.history
+    summary = {"interrupted": interrupted, "wall_s": time.perf_counter() - started,
+               "epochs_run": len(history) - initial_epoch, "paths": paths}
+    if len(history):
+        best = history["val_accuracy"].idxmax()
+        summary.update(best_val_accuracy=float(history.loc[best, "val_accuracy"]),
+                       best_epoch=int(history.loc[best, "epoch"]) + 1,
+                       images_per_s=float(history["images_per_s"].iloc[initial_epoch:].mean()))
+    return summary
+
+
+def print_summary(summary):
+    print("\nSummary")
+    if "best_val_accuracy" in summary:
+        print(f"  best validation accuracy: {summary['best_val_accuracy']:.4f} "
+              f"(epoch {summary['best_epoch']})")
+        print(f"  training speed:           {summary['images_per_s']:.0f} images/s")
+    print(f"  epochs this run:          {summary['epochs_run']}"
+          f"{' (interrupted)' if summary['interrupted'] else ''}")
+    print(f"  wall time:                {summary['wall_s'] / 60:.1f} min")
+    for name, path in summary["paths"].items():
+        if path.exists():
+            print(f"  {name + ':':26}{path}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        summary = train(args)
+    except (data.DatasetError, FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
