@@ -26,7 +26,8 @@ def parse_args(argv=None):
                         help="trained model (its class names are read from NAME.labels.json beside it)")
     parser.add_argument("--cascade", type=Path, default=ROOT / "haarcascade_frontalface_default.xml",
                         help="OpenCV Haar cascade for face detection")
-    parser.add_argument("--scale-factor", type=float, default=1.1, help="Haar pyramid step (> 1)")
+    parser.add_argument("--scale-factor", type=float, default=1.15,
+                        help="Haar pyramid step (> 1; smaller finds more faces, slower)")
     parser.add_argument("--min-neighbors", type=int, default=5,
                         help="Haar detections needed to keep a face (higher: fewer false faces)")
     parser.add_argument("--min-face-size", type=int, default=48, help="smallest face, in input pixels")

@@ -107,7 +107,7 @@ class FaceDetector:
     well above the cascade's 24x24 window.
     """
 
-    def __init__(self, cascade_path, scale_factor=1.1, min_neighbors=5, min_face_size=48,
+    def __init__(self, cascade_path, scale_factor=1.15, min_neighbors=5, min_face_size=48,
                  detect_width=640):
         self.cascade = cv2.CascadeClassifier(str(cascade_path))
         if self.cascade.empty():
@@ -119,7 +119,6 @@ class FaceDetector:
         scale = min(1.0, self.detect_width / gray.shape[1]) if self.detect_width else 1.0
         small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale,
                                                      interpolation=cv2.INTER_AREA)
-        small = cv2.equalizeHist(small)
         min_size = max(12, int(round(self.min_face_size * scale)))
         boxes = self.cascade.detectMultiScale(small, scaleFactor=self.scale_factor,
                                               minNeighbors=self.min_neighbors,

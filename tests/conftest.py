@@ -64,13 +64,8 @@ def app_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fer_faces():
-    """A few real FER-2013 faces (48x48 grey), or skip where the data set is absent."""
-    folder = FER2013 / "validation" / "happy"
-    if not folder.is_dir():
+    """Real FER-2013 faces (48x48 grey) that Haar finds, or skip where the data set is absent."""
+    if not (FER2013 / "validation").is_dir():
         pytest.skip(f"FER-2013 not found at {FER2013}")
-    faces = []
-    for path in sorted(folder.iterdir())[:40]:
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if image is not None and image.std() > 20:
-            faces.append(image)
-    return faces
+    from bench.scene import load_fer_faces
+    return load_fer_faces(FER2013, 4)

@@ -1,0 +1,117 @@
+"""main.py end to end: real faces in a generated video and an image, errors, interruption."""
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+import main
+from bench.scene import background, compose_frame, match_detections, write_face_video
+from conftest import ROOT
+from video import csv_header
+
+
+def run_main(*args, **kwargs):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def frame_count(path):
+    capture = cv2.VideoCapture(str(path))
+    count = 0
+    while capture.read()[0]:
+        count += 1
+    return count
+
+
+def test_video_end_to_end_csv_matches_known_faces(tmp_path, fer_faces, app_model):
+    model, names = app_model
+    clip = tmp_path / "clip.mp4"
+    truth = write_face_video(clip, fer_faces, frames=45, fps=15)
+    result = run_main("--source", clip, "--model", model, "--csv", tmp_path / "f.csv",
+                      "--output", tmp_path / "out.mp4", "--plot", tmp_path / "p.png",
+                      "--smooth", "--no-display")
+    assert result.returncode == 0, result.stderr
+    assert "frames: 45" in result.stdout and "emotions:" in result.stdout
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert list(table.columns) == csv_header(names)
+    np.testing.assert_allclose(table[names].sum(axis=1), 1.0, atol=1e-3)
+    assert (table["label"] == table[names].idxmax(axis=1)).all()
+    found = 0
+    for index, boxes in enumerate(truth):
+        rows = table[table["frame"] == index]
+        detected = list(rows[["x", "y", "w", "h"]].itertuples(index=False, name=None))
+        assert match_detections(detected, boxes) == len(detected)   # no face where there is none
+        found += match_detections(boxes, detected)
+    assert found >= 0.9 * sum(len(b) for b in truth)
+    assert frame_count(tmp_path / "out.mp4") == 45
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_image_end_to_end_writes_annotated_image_and_rows(tmp_path, fer_faces, app_model):
+    model, names = app_model
+    boxes = [(100, 150, 200, 200), (700, 200, 160, 160)]
+    photo = tmp_path / "group.png"
+    cv2.imwrite(str(photo), compose_frame(background(1280, 720), fer_faces[:2], boxes))
+    result = run_main("--source", photo, "--model", model, "--csv", tmp_path / "f.csv",
+                      "--output", tmp_path / "labelled.png", "--show-probs", "--no-display")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert len(table) == 2 and (table["frame"] == 0).all()
+    assert match_detections(boxes, list(table[["x", "y", "w", "h"]].itertuples(index=False, name=None))) == 2
+    labelled = cv2.imread(str(tmp_path / "labelled.png"))
+    assert labelled.shape == (720, 1280, 3)
+    assert not np.array_equal(labelled, cv2.imread(str(photo)))
+
+
+def test_interrupted_run_keeps_a_readable_csv_and_video(tmp_path, fer_faces, app_model):
+    model, names = app_model
+    clip = tmp_path / "long.mp4"
+    write_face_video(clip, fer_faces, frames=600, fps=30)
+    csv_path, out = tmp_path / "f.csv", tmp_path / "out.mp4"
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", str(clip),
+                                "--model", str(model), "--csv", str(csv_path), "--output", str(out),
+                                "--no-display"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not csv_path.exists() or csv_path.stat().st_size < 2000):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Interrupted" in stdout
+    table = pd.read_csv(csv_path)
+    assert list(table.columns) == csv_header(names) and len(table) > 0
+    written = frame_count(out)
+    assert table["frame"].max() < written < 600
+
+
+@pytest.mark.parametrize("source, message", [
+    ("missing.mp4", "source not found"),
+    ("notes.txt", "unsupported file type '.txt'"),
+    ("broken.mp4", "cannot open video file"),
+    ("99", "cannot open camera 99"),
+])
+def test_bad_sources_are_one_line_errors_with_exit_code_2(tmp_path, capsys, app_model, source, message):
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    target = source if source.isdigit() else tmp_path / source
+    assert main.main(["--source", str(target), "--model", str(app_model[0]), "--no-display"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_missing_model_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "a.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    assert main.main(["--source", str(tmp_path / "a.png"), "--model", str(tmp_path / "none.h5")]) == 2
+    assert "model not found" in capsys.readouterr().err
+
+
+def test_help_lists_the_options():
+    result = run_main("--help")
+    for option in ("--source", "--csv", "--output", "--smooth", "--show-probs", "--no-display",
+                   "--scale-factor", "--min-neighbors", "--min-face-size", "--plot"):
+        assert option in result.stdout

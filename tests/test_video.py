@@ -1,0 +1,134 @@
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+import video
+from video import (FaceSmoother, SourceError, csv_header, csv_rows, draw_faces, image_output_path,
+                   iou, parse_source)
+
+NAMES = ["angry", "happy", "sad"]
+
+
+def test_parse_source_recognises_every_kind(tmp_path):
+    assert parse_source("0") == video.Source("camera", 0)
+    assert parse_source("2").target == 2
+    assert parse_source("rtsp://cam.local/stream").kind == "stream"
+    clip = tmp_path / "clip.MP4"
+    clip.write_bytes(b"x")
+    assert parse_source(str(clip)).kind == "video"
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), np.zeros((8, 8), np.uint8))
+    assert parse_source(str(photo)) == video.Source("images", [photo])
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in parse_source(str(tmp_path)).target] == ["b.jpg", "face.png"]
+
+
+def test_parse_source_errors_name_the_problem(tmp_path):
+    with pytest.raises(SourceError, match="source not found: .*missing.mp4"):
+        parse_source(str(tmp_path / "missing.mp4"))
+    doc = tmp_path / "report.pdf"
+    doc.write_bytes(b"%PDF")
+    with pytest.raises(SourceError, match="unsupported file type '.pdf'"):
+        parse_source(str(doc))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match="no images"):
+        parse_source(str(empty))
+
+
+def test_unopenable_camera_and_unreadable_video_are_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="cannot open camera 99"):
+        video.open_capture(video.Source("camera", 99))
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"not a video at all")
+    with pytest.raises(SourceError, match="cannot open video file"):
+        video.open_capture(parse_source(str(fake)))
+
+
+def test_csv_rows_have_the_documented_columns_and_values():
+    probs = np.array([[0.1, 0.7, 0.2], [0.5, 0.25, 0.25]], np.float32)
+    rows = csv_rows(12, 0.4, [(10, 20, 30, 40), (100, 5, 50, 50)], probs, NAMES)
+    assert csv_header(NAMES) == ["frame", "time_s", "face", "x", "y", "w", "h", "label",
+                                 "confidence", "angry", "happy", "sad"]
+    assert rows[0][:9] == [12, 0.4, 0, 10, 20, 30, 40, "happy", pytest.approx(0.7)]
+    assert rows[1][:9] == [12, 0.4, 1, 100, 5, 50, 50, "angry", pytest.approx(0.5)]
+    assert rows[1][9:] == [pytest.approx(0.5), pytest.approx(0.25), pytest.approx(0.25)]
+    assert csv_rows(3, 0.1, np.zeros((0, 4), int), np.zeros((0, 3)), NAMES) == []
+
+
+def test_csv_log_is_readable_by_pandas(tmp_path):
+    log = video.CsvLog(tmp_path / "f.csv", NAMES)
+    log.write(csv_rows(0, 0.0, [(1, 2, 3, 4)], np.array([[0.2, 0.3, 0.5]]), NAMES))
+    log.close()
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert list(table.columns) == csv_header(NAMES)
+    assert table.loc[0, "label"] == "sad"
+
+
+def test_draw_faces_draws_box_and_label_only_around_the_face():
+    frame = np.zeros((200, 300, 3), np.uint8)
+    draw_faces(frame, [(100, 80, 60, 60)], np.array([[0.1, 0.8, 0.1]]), NAMES)
+    assert tuple(frame[110, 100]) == video.BOX_COLOR         # left edge of the box
+    assert frame[60:80, 100:160].any()                          # label above the box
+    assert not frame[150:, :90].any()                           # nothing far away
+    plain, with_bars = np.zeros((2, 200, 300, 3), np.uint8)
+    draw_faces(plain, [(20, 80, 60, 60)], np.array([[0.1, 0.8, 0.1]]), NAMES)
+    draw_faces(with_bars, [(20, 80, 60, 60)], np.array([[0.1, 0.8, 0.1]]), NAMES, show_probs=True)
+    right_of_box = (slice(90, 190), slice(86, 250))
+    assert with_bars[right_of_box].any() and not plain[right_of_box].any()
+
+
+def test_iou():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+
+
+def test_smoother_averages_a_tracked_face_and_starts_fresh_for_a_new_one():
+    smoother = FaceSmoother(weight=0.5)
+    first = smoother.update([(0, 0, 50, 50)], np.array([[1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(first, [[1.0, 0.0, 0.0]])
+    moved = smoother.update([(5, 0, 50, 50)], np.array([[0.0, 1.0, 0.0]]))
+    np.testing.assert_allclose(moved, [[0.5, 0.5, 0.0]])
+    elsewhere = smoother.update([(200, 200, 50, 50)], np.array([[0.0, 0.0, 1.0]]))
+    np.testing.assert_allclose(elsewhere, [[0.0, 0.0, 1.0]])
+
+
+def test_image_output_path_is_a_file_for_one_image_and_a_folder_otherwise(tmp_path):
+    assert image_output_path(tmp_path / "out.jpg", "a.png", 1) == tmp_path / "out.jpg"
+    assert image_output_path(tmp_path / "out", "a.png", 3) == tmp_path / "out" / "a.png"
+    assert (tmp_path / "out").is_dir()
+
+
+def test_corrupt_frames_are_skipped_and_counted():
+    class FlakyCapture:
+        """Frames 0-4 with frame 2 unreadable, as OpenCV reports a corrupt frame."""
+        def __init__(self):
+            self.position = 0
+
+        def read(self):
+            self.position += 1
+            ok = self.position != 3 and self.position <= 5
+            return ok, np.zeros((4, 4, 3), np.uint8) if ok else None
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FRAME_COUNT: 5, cv2.CAP_PROP_POS_FRAMES: self.position}[prop]
+
+    stats = video.RunStats()
+    assert len(list(video.read_frames(FlakyCapture(), stats))) == 4
+    assert stats.corrupt_frames == 1
+
+
+def test_detector_finds_real_faces_at_their_known_positions(fer_faces):
+    from bench.scene import background, compose_frame, match_detections
+    boxes = [(100, 200, 180, 180), (700, 150, 140, 140)]
+    frame = compose_frame(background(1280, 720), fer_faces[:2], boxes)
+    detector = video.FaceDetector(video_cascade())
+    assert match_detections(boxes, detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 2
+
+
+def video_cascade():
+    from conftest import ROOT
+    return ROOT / "haarcascade_frontalface_default.xml"
