@@ -28,7 +28,7 @@ def parse_args(argv=None):
                         help="OpenCV Haar cascade for face detection")
     parser.add_argument("--scale-factor", type=float, default=1.15,
                         help="Haar pyramid step (> 1; smaller finds more faces, slower)")
-    parser.add_argument("--min-neighbors", type=int, default=5,
+    parser.add_argument("--min-neighbors", type=int, default=4,
                         help="Haar detections needed to keep a face (higher: fewer false faces)")
     parser.add_argument("--min-face-size", type=int, default=48, help="smallest face, in input pixels")
     parser.add_argument("--detect-width", type=int, default=640,

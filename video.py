@@ -107,7 +107,7 @@ class FaceDetector:
     well above the cascade's 24x24 window.
     """
 
-    def __init__(self, cascade_path, scale_factor=1.15, min_neighbors=5, min_face_size=48,
+    def __init__(self, cascade_path, scale_factor=1.15, min_neighbors=4, min_face_size=48,
                  detect_width=640):
         self.cascade = cv2.CascadeClassifier(str(cascade_path))
         if self.cascade.empty():

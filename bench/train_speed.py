@@ -1,0 +1,61 @@
+"""Training throughput on FER-2013: float32 vs mixed bfloat16, with and without augmentation.
+
+    python bench/train_speed.py [--steps 60] [--batch-size 32] [--data ../shared/data/fer2013]
+
+Times `model.fit` on the real training split through the same TrainingBatches
+pipeline as train.py, after a warm-up, and prints images per second.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def images_per_second(split, policy, augment, batch_size, steps, warmup=5):
+    import keras
+    from data import TrainingBatches
+    from model import build_model
+    keras.config.set_dtype_policy(policy)
+    model = build_model(num_classes=len(split.class_names), label_smoothing=0.1)
+    batches = TrainingBatches(split, batch_size, augment=augment, seed=0)
+    model.fit(batches, epochs=1, steps_per_epoch=warmup, verbose=0)
+    start = time.perf_counter()
+    model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
+    return steps * batch_size / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--steps", type=int, default=60, help="timed training steps per setting")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each setting; the best counts")
+    args = parser.parse_args()
+    import data
+    start = time.perf_counter()
+    split = data.load_split(data.resolve_root(args.data) / "train")
+    print(f"loaded {len(split.y)} training images in {time.perf_counter() - start:.1f} s "
+          f"({split.x.nbytes / 2**20:.0f} MiB as float32)")
+    # Each setting runs --repeats times, interleaved, and keeps its best rate: a shared
+    # 2-core machine has pauses that would otherwise decide the comparison.
+    results = {}
+    for _ in range(args.repeats):
+        for policy in ("float32", "mixed_bfloat16"):
+            for augment in (False, True):
+                rate = images_per_second(split, policy, augment, args.batch_size, args.steps)
+                results[policy, augment] = max(rate, results.get((policy, augment), 0))
+    for (policy, augment), rate in results.items():
+        print(f"{policy:15s} augmentation {'on ' if augment else 'off'}: {rate:6.1f} images/s")
+    for policy in ("float32", "mixed_bfloat16"):
+        cost = 1 - results[policy, True] / results[policy, False]
+        print(f"{policy}: augmentation costs {cost:.1%} of throughput")
+
+
+if __name__ == "__main__":
+    main()

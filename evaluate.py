@@ -1,0 +1,130 @@
+"""Score a trained model on labelled faces: accuracy, macro F1, per-class table, confusion matrix.
+
+    python evaluate.py --data ../shared/data/fer2013                 # its validation/ split
+    python evaluate.py --data faces/ --tta --json results.json       # any folder of class folders
+    python evaluate.py --data ../shared/data/fer2013 --low-light 0.5 # darkened to half brightness
+
+DIR is a folder of class folders, or a dataset root (then its validation/ split).
+The class folders must be exactly the model's classes.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import data  # noqa: E402
+
+ROOT = Path(__file__).parent
+
+
+def evaluation_split(path):
+    """The folder of class folders to score: DIR itself, or DIR's validation/ split."""
+    path = Path(path)
+    for candidate in (path / "validation", path / "images" / "validation"):
+        if candidate.is_dir():
+            return candidate
+    return path
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """counts[true, predicted]."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def per_class_table(matrix, class_names):
+    """Precision, recall, F1 and support per class, from a confusion matrix."""
+    true_positives = np.diag(matrix).astype(np.float64)
+    predicted = matrix.sum(axis=0)
+    support = matrix.sum(axis=1)
+    precision = np.divide(true_positives, predicted, out=np.zeros_like(true_positives), where=predicted > 0)
+    recall = np.divide(true_positives, support, out=np.zeros_like(true_positives), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(total), where=total > 0)
+    return pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": support},
+                        index=pd.Index(class_names, name="class"))
+
+
+def score(model, split, tta=False, low_light=1.0):
+    """Evaluate `model` on a loaded Split; returns the report as a JSON-ready dict."""
+    from model import predict_proba
+    faces = split.x * np.float32(low_light)
+    predicted = predict_proba(model, faces, tta=tta).argmax(axis=1)
+    matrix = confusion_matrix(split.y, predicted, len(split.class_names))
+    table = per_class_table(matrix, split.class_names)
+    return {
+        "images": int(len(split.y)),
+        "accuracy": float((predicted == split.y).mean()),
+        "macro_f1": float(table["f1"].mean()),
+        "per_class": {name: {k: (int(v) if k == "support" else float(v)) for k, v in row.items()}
+                      for name, row in table.iterrows()},
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(split.class_names),
+        "tta": tta,
+        "low_light": low_light,
+        "skipped": [str(path) for path, _ in split.skipped],
+    }
+
+
+def print_report(report):
+    notes = []
+    if report["tta"]:
+        notes.append("TTA")
+    if report["low_light"] != 1.0:
+        notes.append(f"low light x{report['low_light']}")
+    print(f"images: {report['images']}   accuracy: {report['accuracy']:.4f}   "
+          f"macro F1: {report['macro_f1']:.4f}" + (f"   ({', '.join(notes)})" if notes else ""))
+    table = pd.DataFrame(report["per_class"]).T
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Evaluate a trained emotion model on labelled faces.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True,
+                        help="folder of class folders, or a dataset root (its validation/ is used)")
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
+                        help="trained model; class names from NAME.labels.json beside it")
+    parser.add_argument("--json", type=Path, help="write the full report here")
+    parser.add_argument("--heatmap", type=Path,
+                        help="confusion-matrix PNG (default: NAME.confusion.png beside the model)")
+    parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
+    parser.add_argument("--low-light", type=float, default=1.0, metavar="F",
+                        help="darken every face by factor F (0 < F <= 1) before scoring")
+    args = parser.parse_args(argv)
+    if not 0.0 < args.low_light <= 1.0:
+        parser.error("--low-light must be in (0, 1]")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from model import load_trained_model
+    import plots
+    try:
+        model, class_names = load_trained_model(args.model)
+        split = data.load_split(evaluation_split(args.data), class_names=class_names)
+    except (data.DatasetError, FileNotFoundError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    data.report_skipped(split.skipped)
+    report = score(model, split, tta=args.tta, low_light=args.low_light)
+    print_report(report)
+    heatmap = args.heatmap or args.model.with_name(args.model.stem + ".confusion.png")
+    title = f"Confusion matrix, accuracy {report['accuracy']:.1%} (row-normalised)"
+    print(f"heatmap: {plots.plot_confusion_matrix(np.array(report['confusion_matrix']), class_names, heatmap, title)}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"json: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
