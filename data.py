@@ -48,34 +48,51 @@ def to_gray(image):
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
+LIGHT_FIXES = ("none", "stretch", "clahe")
 _clahe = None
 
 
-def equalize_light(gray):
-    """CLAHE on an 8-bit grey face: lifts detail out of dark or flat lighting."""
+def fix_light(faces, kind="none"):
+    """Undo poor lighting on float faces in [0, 1], shape (48, 48, 1) or (N, 48, 48, 1).
+
+    stretch: each face's darkest pixel becomes 0 and its brightest 1.
+    clahe: contrast-limited adaptive histogram equalisation on each face.
+    """
     global _clahe
-    if _clahe is None:  # built lazily: nothing runs at import time
-        _clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
-    return _clahe.apply(gray)
+    if kind == "none":
+        return faces
+    single = faces.ndim == 3
+    batch = faces[np.newaxis] if single else faces
+    if kind == "stretch":
+        low = batch.min(axis=(1, 2, 3), keepdims=True)
+        high = batch.max(axis=(1, 2, 3), keepdims=True)
+        fixed = (batch - low) / np.maximum(high - low, 1e-6)
+    elif kind == "clahe":
+        if _clahe is None:  # built lazily: nothing runs at import time
+            _clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+        fixed = np.stack([_clahe.apply(np.round(f[:, :, 0] * 255).astype(np.uint8))[:, :, np.newaxis]
+                          for f in batch]).astype(np.float32) / 255.0
+    else:
+        raise ValueError(f"unknown light fix {kind!r} (choose from {', '.join(LIGHT_FIXES)})")
+    fixed = fixed.astype(np.float32)
+    return fixed[0] if single else fixed
 
 
-def preprocess_face(image, clahe=False):
+def preprocess_face(image, light_fix="none"):
     """A face image of any size and colour -> float32 (48, 48, 1) in [0, 1]."""
     gray = to_gray(image)
     if gray.shape != (IMAGE_SIZE, IMAGE_SIZE):
         shrinking = gray.shape[0] > IMAGE_SIZE or gray.shape[1] > IMAGE_SIZE
         gray = cv2.resize(gray, (IMAGE_SIZE, IMAGE_SIZE),
                           interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    if clahe:
-        gray = equalize_light(gray)
-    return (gray.astype(np.float32) / 255.0)[:, :, np.newaxis]
+    return fix_light((gray.astype(np.float32) / 255.0)[:, :, np.newaxis], light_fix)
 
 
-def preprocess_faces(images, clahe=False):
+def preprocess_faces(images, light_fix="none"):
     """A list of face images -> float32 batch (N, 48, 48, 1)."""
     if len(images) == 0:
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
-    return np.stack([preprocess_face(image, clahe) for image in images])
+    return np.stack([preprocess_face(image, light_fix) for image in images])
 
 
 def read_image(path):

@@ -9,11 +9,12 @@ The class folders must be exactly the model's classes.
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+from quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported below
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -52,10 +53,13 @@ def per_class_table(matrix, class_names):
                         index=pd.Index(class_names, name="class"))
 
 
-def score(model, split, tta=False, low_light=1.0):
-    """Evaluate `model` on a loaded Split; returns the report as a JSON-ready dict."""
+def score(model, split, tta=False, low_light=1.0, light_fix="none"):
+    """Evaluate `model` on a loaded Split; returns the report as a JSON-ready dict.
+
+    low_light darkens the faces first; light_fix then applies the app's remedy.
+    """
     from model import predict_proba
-    faces = split.x * np.float32(low_light)
+    faces = data.fix_light(split.x * np.float32(low_light), light_fix)
     predicted = predict_proba(model, faces, tta=tta).argmax(axis=1)
     matrix = confusion_matrix(split.y, predicted, len(split.class_names))
     table = per_class_table(matrix, split.class_names)
@@ -69,6 +73,7 @@ def score(model, split, tta=False, low_light=1.0):
         "class_names": list(split.class_names),
         "tta": tta,
         "low_light": low_light,
+        "light_fix": light_fix,
         "skipped": [str(path) for path, _ in split.skipped],
     }
 
@@ -79,6 +84,8 @@ def print_report(report):
         notes.append("TTA")
     if report["low_light"] != 1.0:
         notes.append(f"low light x{report['low_light']}")
+    if report["light_fix"] != "none":
+        notes.append(f"light fix: {report['light_fix']}")
     print(f"images: {report['images']}   accuracy: {report['accuracy']:.4f}   "
           f"macro F1: {report['macro_f1']:.4f}" + (f"   ({', '.join(notes)})" if notes else ""))
     table = pd.DataFrame(report["per_class"]).T
@@ -98,6 +105,8 @@ def parse_args(argv=None):
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--low-light", type=float, default=1.0, metavar="F",
                         help="darken every face by factor F (0 < F <= 1) before scoring")
+    parser.add_argument("--light-fix", choices=data.LIGHT_FIXES, default="none",
+                        help="lighting remedy applied to each face, as main.py --light-fix does")
     args = parser.parse_args(argv)
     if not 0.0 < args.low_light <= 1.0:
         parser.error("--low-light must be in (0, 1]")
@@ -115,7 +124,7 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     data.report_skipped(split.skipped)
-    report = score(model, split, tta=args.tta, low_light=args.low_light)
+    report = score(model, split, tta=args.tta, low_light=args.low_light, light_fix=args.light_fix)
     print_report(report)
     heatmap = args.heatmap or args.model.with_name(args.model.stem + ".confusion.png")
     title = f"Confusion matrix, accuracy {report['accuracy']:.1%} (row-normalised)"

@@ -7,12 +7,21 @@
 q or Esc closes the window; Ctrl-C stops and keeps everything written so far.
 """
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+from quiet import import_keras_quietly
+
+import_keras_quietly()  # before Keras is imported below
+
+import pandas as pd  # noqa: E402
+
+import plots  # noqa: E402
+from data import LIGHT_FIXES  # noqa: E402
+from model import load_trained_model  # noqa: E402
+from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, csv_header,  # noqa: E402
+                   has_display, parse_source, run_images, run_stream)
 
 ROOT = Path(__file__).parent
 
@@ -43,6 +52,8 @@ def parse_args(argv=None):
                              "kept from the past (flag alone: 0.6; video only)")
     parser.add_argument("--tta", action="store_true",
                         help="also classify each face's mirror image and average (slower)")
+    parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="none",
+                        help="lighting remedy for each face crop (see README: low light)")
     parser.add_argument("--no-display", action="store_true",
                         help="no window (chosen automatically when there is no display)")
     args = parser.parse_args(argv)
@@ -69,9 +80,6 @@ def print_summary(stats, class_names):
 
 
 def save_plot(stats, class_names, path):
-    import pandas as pd
-    import plots
-    from video import csv_header
     faces = pd.DataFrame(stats.rows, columns=csv_header(class_names))
     print(f"plot: {plots.plot_emotion_timeline(faces, class_names, path)}")
 
@@ -80,9 +88,6 @@ def main(argv=None):
     args = parse_args(argv)
     # SIGTERM ends a run like Ctrl-C: outputs are closed, nothing is lost.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    from model import load_trained_model
-    from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, has_display,
-                       parse_source, run_images, run_stream)
     try:
         source = parse_source(args.source)
         check_output_paths(args)
@@ -96,7 +101,7 @@ def main(argv=None):
     outputs = Outputs(video=args.output, csv=args.csv, display=display, show_probs=args.show_probs,
                       smooth=args.smooth if source.kind != "images" else 0.0,
                       progress=not display)
-    recognizer = Recognizer(detector, model, class_names, tta=args.tta)
+    recognizer = Recognizer(detector, model, class_names, tta=args.tta, light_fix=args.light_fix)
     stats = RunStats()
     run = run_images if source.kind == "images" else run_stream
     try:

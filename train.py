@@ -18,13 +18,17 @@ import sys
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
-import pandas as pd
+from quiet import import_keras_quietly
 
-import data
-import plots
-from model import build_model, choose_precision, save_trained_model
+import_keras_quietly()  # before Keras is imported below
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import data  # noqa: E402
+import plots  # noqa: E402
+from model import build_model, choose_precision, save_trained_model  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
 

@@ -15,7 +15,7 @@ import cv2
 import keras
 import numpy as np
 
-from data import preprocess_face, to_gray
+from data import preprocess_faces, to_gray
 from model import predict_proba
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -89,9 +89,14 @@ def read_frames(capture, stats, max_bad=25):
 
 
 def read_images(paths, stats):
-    """Yield (path, image) for each readable image; unreadable ones are counted and named."""
+    """Yield (path, image) for each readable image; unreadable ones are counted and named.
+
+    A single image that cannot be read is an error; in a folder it is skipped.
+    """
     for path in paths:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None and len(paths) == 1:
+            raise SourceError(f"cannot read image {path}")
         if image is None:
             print(f"warning: skipped {path}: not a readable image", file=sys.stderr)
             stats.corrupt_frames += 1
@@ -139,11 +144,9 @@ def crop_faces(gray, boxes):
     return crops
 
 
-def classify_faces(model, gray, boxes, tta=False, clahe=False):
+def classify_faces(model, gray, boxes, tta=False, light_fix="none"):
     """Probabilities (faces, classes) for every box, in one batched call."""
-    faces = [preprocess_face(crop, clahe=clahe) for crop in crop_faces(gray, boxes)]
-    return predict_proba(model, np.stack(faces) if faces else np.zeros((0, 48, 48, 1), np.float32),
-                         tta=tta)
+    return predict_proba(model, preprocess_faces(crop_faces(gray, boxes), light_fix), tta=tta)
 
 
 def iou(a, b):
@@ -276,14 +279,14 @@ class RunStats:
 class Recognizer:
     """Detector + classifier: a frame in, (boxes, probabilities) out."""
 
-    def __init__(self, detector, model, class_names, tta=False, clahe=False):
+    def __init__(self, detector, model, class_names, tta=False, light_fix="none"):
         self.detector, self.model, self.class_names = detector, model, class_names
-        self.tta, self.clahe = tta, clahe
+        self.tta, self.light_fix = tta, light_fix
 
     def __call__(self, frame):
         gray = to_gray(frame)
         boxes = self.detector.detect(gray)
-        return boxes, classify_faces(self.model, gray, boxes, self.tta, self.clahe)
+        return boxes, classify_faces(self.model, gray, boxes, self.tta, self.light_fix)
 
 
 @dataclass

@@ -94,10 +94,12 @@ def test_interrupted_run_keeps_a_readable_csv_and_video(tmp_path, fer_faces, app
     ("notes.txt", "unsupported file type '.txt'"),
     ("broken.mp4", "cannot open video file"),
     ("99", "cannot open camera 99"),
+    ("broken.jpg", "cannot read image"),
 ])
 def test_bad_sources_are_one_line_errors_with_exit_code_2(tmp_path, capsys, app_model, source, message):
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 100)
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     target = source if source.isdigit() else tmp_path / source
     assert main.main(["--source", str(target), "--model", str(app_model[0]), "--no-display"]) == 2
     err = capsys.readouterr().err.strip()

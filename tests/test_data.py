@@ -109,3 +109,15 @@ def test_training_batches_shuffle_every_epoch_and_cover_all_images(pattern_datas
 def test_balanced_class_weights_favour_rare_classes():
     weights = data.balanced_class_weights(np.array([0] * 90 + [1] * 10), 2)
     np.testing.assert_allclose(weights, [100 / 180, 100 / 20])
+
+
+def test_stretch_light_fix_undoes_uniform_darkening():
+    face = data.preprocess_face(np.random.default_rng(0).integers(0, 256, (48, 48), dtype=np.uint8))
+    np.testing.assert_allclose(data.fix_light(face * 0.5, "stretch"), data.fix_light(face, "stretch"),
+                               atol=1e-6)
+    batch = np.stack([face * 0.3, face])
+    fixed = data.fix_light(batch, "clahe")
+    assert fixed.shape == batch.shape and 0 <= fixed.min() and fixed.max() <= 1
+    assert fixed[0].mean() > batch[0].mean()   # a dark face comes out brighter
+    with pytest.raises(ValueError, match="unknown light fix"):
+        data.fix_light(face, "sunglasses")

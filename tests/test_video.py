@@ -132,3 +132,16 @@ def test_detector_finds_real_faces_at_their_known_positions(fer_faces):
 def video_cascade():
     from conftest import ROOT
     return ROOT / "haarcascade_frontalface_default.xml"
+
+
+def test_unreadable_image_in_a_folder_is_skipped_named_and_counted(tmp_path, capsys):
+    good = tmp_path / "a.png"
+    cv2.imwrite(str(good), np.zeros((8, 8, 3), np.uint8))
+    bad = tmp_path / "b.jpg"
+    bad.write_bytes(b"junk")
+    stats = video.RunStats()
+    assert [path for path, _ in video.read_images([good, bad], stats)] == [good]
+    assert stats.corrupt_frames == 1
+    assert "skipped" in capsys.readouterr().err
+    with pytest.raises(SourceError, match="cannot read image"):
+        list(video.read_images([bad], video.RunStats()))
