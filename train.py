@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
 import plots  # noqa: E402
-from model import build_model, choose_precision, save_trained_model  # noqa: E402
+from model import build_model, choose_precision, load_trained_model, save_trained_model  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
 
@@ -126,19 +126,34 @@ def print_distribution(table):
     print(f"total: {int(table['train'].sum())} train, {int(table['validation'].sum())} validation")
 
 
-def prepare_model(args, paths, num_classes):
-    """A fresh model, or the resumable checkpoint with its history; returns (model, history)."""
+def prepare_model(args, paths, class_names):
+    """A fresh model, or the run to resume with its history; returns (model, history).
+
+    --resume continues from the last epoch's checkpoint. Where that is absent (a
+    fresh clone: it is not committed), it continues from the saved best model's
+    weights with a fresh optimizer at the last learning rate of the history.
+    """
+    history = pd.DataFrame()
     if args.resume:
-        if not paths["resume"].is_file():
+        if paths["history"].is_file():
+            history = pd.read_csv(paths["history"])
+        if paths["resume"].is_file():
+            print(f"Resuming from {paths['resume']} after epoch {len(history)}")
+            return keras.models.load_model(paths["resume"]), history
+        if not (paths["model"].is_file() and len(history)):
             raise FileNotFoundError(f"nothing to resume: {paths['resume']} not found")
-        model = keras.models.load_model(paths["resume"])
-        history = pd.read_csv(paths["history"]) if paths["history"].is_file() else pd.DataFrame()
-        print(f"Resuming from {paths['resume']} after epoch {len(history)}")
-        return model, history
+        print(f"Resuming from the weights of {paths['model']} with a fresh optimizer "
+              f"after epoch {len(history)}")
     keras.config.set_dtype_policy(choose_precision(args.mixed_precision))
-    model = build_model(num_classes=num_classes, dropout=args.dropout,
-                        learning_rate=args.learning_rate, label_smoothing=args.label_smoothing)
-    return model, pd.DataFrame()
+    learning_rate = history["learning_rate"].iloc[-1] if len(history) else args.learning_rate
+    model = build_model(num_classes=len(class_names), dropout=args.dropout,
+                        learning_rate=float(learning_rate), label_smoothing=args.label_smoothing)
+    if len(history):
+        best, saved_names = load_trained_model(paths["model"])
+        if saved_names != list(class_names):
+            raise ValueError(f"{paths['model']} was trained on {saved_names}, not {list(class_names)}")
+        model.set_weights(best.get_weights())
+    return model, history
 
 
 def train(args):
@@ -155,7 +170,7 @@ def train(args):
     plots.plot_class_distribution(table, paths["classes"])
     class_names = dataset.class_names
 
-    model, history = prepare_model(args, paths, len(class_names))
+    model, history = prepare_model(args, paths, class_names)
     initial_epoch = len(history)
     if initial_epoch >= args.epochs:
         raise ValueError(f"already trained {initial_epoch} epochs; pass a larger --epochs to continue")

@@ -35,6 +35,11 @@ def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp
     model, names = load_trained_model(output)
     assert model.output_shape == (None, 3)
 
+    paths["resume"].unlink()   # a fresh clone has only the committed model and history
+    assert run_train(pattern_dataset, output, "--epochs", "4", "--resume") == 0
+    assert pd.read_csv(paths["history"])["epoch"].tolist() == [0, 1, 2, 3]
+    assert "fresh optimizer" in capsys.readouterr().out
+
 
 def test_model_learns_a_separable_set_well_above_chance(tmp_path):
     # Enough steps for BatchNorm's moving statistics (momentum 0.99) to settle.
