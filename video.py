@@ -199,8 +199,14 @@ def draw_faces(frame, boxes, probs, class_names, show_probs=False):
         cv2.putText(frame, text, (x + 3, top + th + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
                     TEXT_COLOR, 2, cv2.LINE_AA)
         if show_probs:
-            draw_prob_bars(frame, x + w + 6, y, p, class_names)
+            bars_x = x + w + 6
+            if bars_x + PROB_PANEL_WIDTH > frame.shape[1]:   # no room on the right: go left
+                bars_x = max(0, x - 6 - PROB_PANEL_WIDTH)
+            draw_prob_bars(frame, bars_x, y, p, class_names)
     return frame
+
+
+PROB_PANEL_WIDTH = 170   # bars (80) + "surprise 0.13" text
 
 
 def draw_prob_bars(frame, x, y, probs, class_names, width=80, row=16):
@@ -208,8 +214,12 @@ def draw_prob_bars(frame, x, y, probs, class_names, width=80, row=16):
     for i, (name, p) in enumerate(zip(class_names, probs)):
         top = y + i * row
         cv2.rectangle(frame, (x, top + 2), (x + int(width * p), top + row - 2), BOX_COLOR, cv2.FILLED)
-        cv2.putText(frame, f"{name[:8]} {p:.2f}", (x + width + 4, top + row - 4),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, TEXT_COLOR, 1, cv2.LINE_AA)
+        origin = (x + width + 4, top + row - 4)
+        # a dark outline keeps white text readable on any background
+        cv2.putText(frame, f"{name[:8]} {p:.2f}", origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3,
+                    cv2.LINE_AA)
+        cv2.putText(frame, f"{name[:8]} {p:.2f}", origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, TEXT_COLOR, 1,
+                    cv2.LINE_AA)
 
 
 def draw_fps(frame, fps):
