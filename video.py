@@ -309,9 +309,15 @@ class Outputs:
     progress: bool = True
 
 
-def open_video_writer(path, capture, frame):
+def source_fps(capture):
+    """The source's frame rate; 30 where it reports none (many webcams and streams)."""
     fps = capture.get(cv2.CAP_PROP_FPS)
-    fps = fps if 0 < fps < 1000 else 30.0
+    return fps if 0 < fps < 1000 else 30.0
+
+
+def open_video_writer(path, capture, frame):
+    """A writer with the input's size and frame rate; .avi gets MJPG, anything else mp4v."""
+    fps = source_fps(capture)
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix.lower() == ".avi" else "mp4v"))
     height, width = frame.shape[:2]
     writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
@@ -333,8 +339,7 @@ def run_stream(source, recognizer, outputs, stats):
     playable video and a complete CSV of the frames processed so far.
     """
     capture = open_capture(source)
-    fps_in = capture.get(cv2.CAP_PROP_FPS)
-    fps_in = fps_in if 0 < fps_in < 1000 else 30.0
+    fps_in = source_fps(capture)
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if source.kind == "video" else 0
     progress = keras.utils.Progbar(total, unit_name="frame") if outputs.progress and total > 0 else None
     names = recognizer.class_names

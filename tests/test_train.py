@@ -62,3 +62,27 @@ def test_bad_dataset_is_a_one_line_error(tmp_path, capsys):
 def test_resume_without_checkpoint_is_a_clear_error(pattern_dataset, tmp_path, capsys):
     assert run_train(pattern_dataset, tmp_path / "m.h5", "--resume") == 2
     assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_best_model_and_the_history(pattern_dataset, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from conftest import ROOT
+    output = tmp_path / "m.h5"
+    paths = train.artefact_paths(output)
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(pattern_dataset),
+                                "--output", str(output), "--epochs", "500", "--batch-size", "16",
+                                "--mixed-precision", "off"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while time.time() < deadline and not paths["history"].is_file():
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "Interrupted" in stdout and "best validation accuracy" in stdout
+    assert len(pd.read_csv(paths["history"])) >= 1
+    model, names = load_trained_model(output)
+    assert names == ["disc", "horizontal", "vertical"]
