@@ -13,6 +13,7 @@ Writes, beside --output (default models/modelTrained.h5):
 Ctrl-C stops cleanly: the best model and the history so far stay on disk.
 """
 import argparse
+import math
 import os
 import sys
 import time
@@ -113,6 +114,9 @@ def parse_args(argv=None):
                         help="random flip, rotation, shift and zoom of training images")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
+    parser.add_argument("--lr-schedule", choices=["plateau", "cosine"], default="plateau",
+                        help="plateau: halve the learning rate when val_loss stalls for 2 epochs; "
+                             "cosine: decay from --learning-rate to 1e-5 over --epochs")
     parser.add_argument("--patience", type=int, default=10,
                         help="epochs without a better val_accuracy before stopping early")
     parser.add_argument("--resume", action="store_true",
@@ -156,6 +160,16 @@ def prepare_model(args, paths, class_names):
     return model, history
 
 
+def learning_rate_schedule(args, min_lr=1e-5):
+    """The callback that lowers the learning rate as training goes."""
+    if args.lr_schedule == "cosine":
+        def cosine(epoch, _):
+            return min_lr + (args.learning_rate - min_lr) * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))
+        return keras.callbacks.LearningRateScheduler(cosine)
+    return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
+                                             min_lr=min_lr, verbose=1)
+
+
 def train(args):
     """Run training; returns a summary dict. Artefacts are written as it goes."""
     keras.utils.set_random_seed(args.seed)
@@ -190,8 +204,7 @@ def train(args):
     callbacks = [
         checkpoint,
         recorder,
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
-                                          min_lr=1e-5, verbose=1),
+        learning_rate_schedule(args),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience,
                                       restore_best_weights=True, verbose=1),
     ]

@@ -86,3 +86,11 @@ def test_ctrl_c_keeps_the_best_model_and_the_history(pattern_dataset, tmp_path):
     assert len(pd.read_csv(paths["history"])) >= 1
     model, names = load_trained_model(output)
     assert names == ["disc", "horizontal", "vertical"]
+
+
+def test_cosine_schedule_decays_from_the_initial_rate_to_the_floor():
+    args = train.parse_args(["--lr-schedule", "cosine", "--epochs", "10", "--learning-rate", "1e-3"])
+    schedule = train.learning_rate_schedule(args).schedule
+    assert schedule(0, None) == pytest.approx(1e-3)
+    assert schedule(5, None) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert schedule(9, None) < 5e-5
