@@ -188,7 +188,8 @@ def train(args):
     initial_epoch = len(history)
     if initial_epoch >= args.epochs:
         raise ValueError(f"already trained {initial_epoch} epochs; pass a larger --epochs to continue")
-    print(f"Precision: {model.dtype_policy.name}, parameters: {model.count_params():,}")
+    # the layers carry the policy (a resumed Sequential reports float32 for itself)
+    print(f"Precision: {model.layers[0].dtype_policy.name}, parameters: {model.count_params():,}")
 
     weights = None
     if args.class_weight == "balanced":
