@@ -224,8 +224,9 @@ def train(args):
     if len(history):
         best = history["val_accuracy"].idxmax()
         summary.update(best_val_accuracy=float(history.loc[best, "val_accuracy"]),
-                       best_epoch=int(history.loc[best, "epoch"]) + 1,
-                       images_per_s=float(history["images_per_s"].iloc[initial_epoch:].mean()))
+                       best_epoch=int(history.loc[best, "epoch"]) + 1)
+    if summary["epochs_run"] > 0:
+        summary["images_per_s"] = float(history["images_per_s"].iloc[initial_epoch:].mean())
     return summary
 
 
@@ -234,6 +235,7 @@ def print_summary(summary):
     if "best_val_accuracy" in summary:
         print(f"  best validation accuracy: {summary['best_val_accuracy']:.4f} "
               f"(epoch {summary['best_epoch']})")
+    if "images_per_s" in summary:
         print(f"  training speed:           {summary['images_per_s']:.0f} images/s")
     print(f"  epochs this run:          {summary['epochs_run']}"
           f"{' (interrupted)' if summary['interrupted'] else ''}")
