@@ -102,7 +102,7 @@ def main(argv=None):
                       smooth=args.smooth if source.kind != "images" else 0.0,
                       progress=not display)
     recognizer = Recognizer(detector, model, class_names, tta=args.tta, light_fix=args.light_fix)
-    stats = RunStats()
+    stats = RunStats(keep_rows=args.plot is not None)
     run = run_images if source.kind == "images" else run_stream
     try:
         run(source, recognizer, outputs, stats)

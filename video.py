@@ -272,14 +272,20 @@ class RunStats:
     corrupt_frames: int = 0
     seconds: float = 0.0
     label_counts: dict = field(default_factory=dict)
-    rows: list = field(default_factory=list)   # every CSV row, for the summary plot
+    keep_rows: bool = False                     # keep every CSV row (for --plot): memory grows
+    rows: list = field(default_factory=list)
 
-    def count(self, probs, class_names):
+    def record(self, frame_index, time_s, boxes, probs, class_names):
+        """Count a processed frame and return its CSV rows."""
         self.frames += 1
         self.faces += len(probs)
         for p in probs:
             label = class_names[int(np.argmax(p))]
             self.label_counts[label] = self.label_counts.get(label, 0) + 1
+        rows = csv_rows(frame_index, time_s, boxes, probs, class_names)
+        if self.keep_rows:
+            self.rows += rows
+        return rows
 
     @property
     def fps(self):
@@ -352,10 +358,8 @@ def run_stream(source, recognizer, outputs, stats):
             boxes, probs = recognizer(frame)
             if smoother:
                 probs = smoother.update(boxes, probs)
-            stats.count(probs, names)
             time_s = index / fps_in if source.kind == "video" else time.perf_counter() - started
-            rows = csv_rows(index, time_s, boxes, probs, names)
-            stats.rows += rows
+            rows = stats.record(index, time_s, boxes, probs, names)
             if log:
                 log.write(rows)
             if outputs.video or outputs.display:
@@ -399,9 +403,7 @@ def run_images(source, recognizer, outputs, stats):
     try:
         for index, (path, image) in enumerate(read_images(source.target, stats)):
             boxes, probs = recognizer(image)
-            stats.count(probs, names)
-            rows = csv_rows(index, 0.0, boxes, probs, names)
-            stats.rows += rows
+            rows = stats.record(index, 0.0, boxes, probs, names)
             if log:
                 log.write(rows)
             draw_faces(image, boxes, probs, names, outputs.show_probs)

@@ -56,7 +56,7 @@ def pipeline(path, model, class_names, cascade_path, truth, csv_path):
     """main.py's pipeline with its default settings, headless, writing the CSV."""
     from video import FaceDetector, Outputs, Recognizer, RunStats, parse_source, run_stream
     recognizer = Recognizer(FaceDetector(cascade_path), model, class_names)
-    stats = RunStats()
+    stats = RunStats(keep_rows=True)
     run_stream(parse_source(path), recognizer, Outputs(csv=csv_path, progress=False), stats)
     boxes_by_frame = {}
     for row in stats.rows:

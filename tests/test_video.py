@@ -145,3 +145,15 @@ def test_unreadable_image_in_a_folder_is_skipped_named_and_counted(tmp_path, cap
     assert "skipped" in capsys.readouterr().err
     with pytest.raises(SourceError, match="cannot read image"):
         list(video.read_images([bad], video.RunStats()))
+
+
+def test_run_stats_count_faces_and_labels_and_keep_rows_only_when_asked():
+    probs = np.array([[0.1, 0.7, 0.2], [0.6, 0.2, 0.2]])
+    boxes = [(0, 0, 10, 10), (20, 0, 10, 10)]
+    lean = video.RunStats()
+    rows = lean.record(0, 0.0, boxes, probs, NAMES)
+    assert len(rows) == 2 and lean.rows == []
+    assert (lean.frames, lean.faces, lean.label_counts) == (1, 2, {"happy": 1, "angry": 1})
+    keeping = video.RunStats(keep_rows=True)
+    keeping.record(0, 0.0, boxes, probs, NAMES)
+    assert keeping.rows == rows
