@@ -20,6 +20,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
+import plots  # noqa: E402
+from model import load_trained_model, predict_proba  # noqa: E402
 
 ROOT = Path(__file__).parent
 
@@ -58,7 +60,6 @@ def score(model, split, tta=False, low_light=1.0, light_fix="none"):
 
     low_light darkens the faces first; light_fix then applies the app's remedy.
     """
-    from model import predict_proba
     faces = data.fix_light(split.x * np.float32(low_light), light_fix)
     predicted = predict_proba(model, faces, tta=tta).argmax(axis=1)
     matrix = confusion_matrix(split.y, predicted, len(split.class_names))
@@ -115,8 +116,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from model import load_trained_model
-    import plots
     try:
         model, class_names = load_trained_model(args.model)
         split = data.load_split(evaluation_split(args.data), class_names=class_names)
