@@ -15,6 +15,7 @@ Ctrl-C stops cleanly: the best model and the history so far stay on disk.
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -93,6 +94,38 @@ class RunRecorder(keras.callbacks.Callback):
         partial = self.paths["resume"].with_name(self.paths["resume"].stem + ".partial.keras")
         self.model.save(partial)
         os.replace(partial, self.paths["resume"])
+
+
+class StopOnCtrlC(keras.callbacks.Callback):
+    """First Ctrl-C: finish the batch, validate, save, stop. A second one stops at once.
+
+    A KeyboardInterrupt raised wherever the signal happens to land (inside a
+    TensorFlow op, the data pipeline or a save) is not reliably seen by fit(),
+    so the signal only sets a flag that training checks between batches.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    def on_train_begin(self, logs=None):
+        self.previous = signal.signal(signal.SIGINT, self.request)
+
+    def restore(self):
+        """Give Ctrl-C back its usual meaning (called once fit() is over)."""
+        if getattr(self, "previous", None) is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            self.previous = None
+
+    def request(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nStopping after this batch (Ctrl-C again to stop now) ...", flush=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested:
+            self.model.stop_training = True
 
 
 def parse_args(argv=None):
@@ -202,7 +235,9 @@ def train(args):
     best_so_far = history["val_accuracy"].max() if len(history) else -np.inf
     checkpoint = BestModelCheckpoint(paths["model"], class_names, best=best_so_far)
     recorder = RunRecorder(paths, history, len(dataset.train.y))
+    stopper = StopOnCtrlC()
     callbacks = [
+        stopper,
         checkpoint,
         recorder,
         learning_rate_schedule(args),
@@ -210,13 +245,16 @@ def train(args):
                                       restore_best_weights=True, verbose=1),
     ]
     started = time.perf_counter()
-    interrupted = False
     try:
         model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
                   initial_epoch=initial_epoch, callbacks=callbacks,
                   verbose=1 if sys.stdout.isatty() else 2)
-    except KeyboardInterrupt:
-        interrupted = True
+    except KeyboardInterrupt:   # a second Ctrl-C, or one before training began
+        stopper.requested = True
+    finally:
+        stopper.restore()
+    interrupted = stopper.requested
+    if interrupted:
         print("\nInterrupted: keeping the best model and the history so far.")
     history = recorder.history
     summary = {"interrupted": interrupted, "wall_s": time.perf_counter() - started,
