@@ -101,8 +101,8 @@ def parse_args(argv=None):
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
                         help="trained model; class names from NAME.labels.json beside it")
     parser.add_argument("--json", type=Path, help="write the full report here")
-    parser.add_argument("--heatmap", type=Path,
-                        help="confusion-matrix PNG (default: NAME.confusion.png beside the model)")
+    parser.add_argument("--heatmap", type=Path, default=Path("confusion_matrix.png"),
+                        help="write the confusion-matrix PNG here")
     parser.add_argument("--tta", action="store_true", help="average each face with its mirror image")
     parser.add_argument("--low-light", type=float, default=1.0, metavar="F",
                         help="darken every face by factor F (0 < F <= 1) before scoring")
@@ -125,9 +125,8 @@ def main(argv=None):
     data.report_skipped(split.skipped)
     report = score(model, split, tta=args.tta, low_light=args.low_light, light_fix=args.light_fix)
     print_report(report)
-    heatmap = args.heatmap or args.model.with_name(args.model.stem + ".confusion.png")
     title = f"Confusion matrix, accuracy {report['accuracy']:.1%} (row-normalised)"
-    print(f"heatmap: {plots.plot_confusion_matrix(np.array(report['confusion_matrix']), class_names, heatmap, title)}")
+    print(f"heatmap: {plots.plot_confusion_matrix(np.array(report['confusion_matrix']), class_names, args.heatmap, title)}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"json: {args.json}")

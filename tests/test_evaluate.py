@@ -37,6 +37,16 @@ def test_json_report_matches_an_independent_count(scored, tmp_path):
     assert heatmap.stat().st_size > 0
 
 
+def test_default_heatmap_goes_to_the_current_folder_not_beside_the_model(scored, tmp_path, monkeypatch):
+    root, model_path = scored
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert evaluate.main(["--data", str(root), "--model", str(model_path)]) == 0
+    assert (work / "confusion_matrix.png").stat().st_size > 0
+    assert not list(model_path.parent.glob("*.png"))
+
+
 def test_per_class_table_and_macro_f1_by_hand():
     matrix = np.array([[3, 1], [0, 4]])
     table = evaluate.per_class_table(matrix, ["a", "b"])
