@@ -6,6 +6,7 @@ state) with its class names beside it in `NAME.labels.json`, so no other code
 ever retypes a label order.
 """
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -121,7 +122,15 @@ def save_trained_model(model, path, class_names):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_model = path.with_name(path.stem + ".partial.h5")
-    to_float32(model).save(tmp_model, include_optimizer=False)
+    # .h5 is the format this project ships on purpose; Keras logs a "legacy format"
+    # warning on every save, which would fill training logs at each best epoch.
+    absl_log = logging.getLogger("absl")
+    level = absl_log.level
+    absl_log.setLevel(logging.ERROR)
+    try:
+        to_float32(model).save(tmp_model, include_optimizer=False)
+    finally:
+        absl_log.setLevel(level)
     tmp_labels = labels_path(path).with_suffix(".json.partial")
     tmp_labels.write_text(json.dumps({"class_names": list(class_names)}, indent=2) + "\n")
     os.replace(tmp_model, path)

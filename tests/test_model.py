@@ -85,3 +85,8 @@ def test_missing_model_or_labels_is_a_clear_error(tmp_path):
     build_model(num_classes=3).save(model_path)
     with pytest.raises(FileNotFoundError, match="class names"):
         load_trained_model(model_path)
+
+
+def test_saving_does_not_log_the_legacy_h5_warning(tmp_path, caplog):
+    save_trained_model(build_model(num_classes=3), tmp_path / "m.h5", ["a", "b", "c"])
+    assert "legacy" not in caplog.text
