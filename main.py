@@ -51,7 +51,7 @@ def parse_args(argv=None):
                         help="average each face's emotion over frames; WEIGHT in [0, 1) is the share "
                              "kept from the past (flag alone: 0.6; video only)")
     parser.add_argument("--tta", action="store_true",
-                        help="average each face over its mirror image and 2-pixel shifts (6 views, slower)")
+                        help="also classify each face's mirror image and average (slower)")
     parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="none",
                         help="lighting remedy for each face crop (see README: low light)")
     parser.add_argument("--no-display", action="store_true",

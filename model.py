@@ -159,26 +159,19 @@ def load_trained_model(path):
     return model, class_names
 
 
-def tta_views(faces, shift=2):
-    """The views test-time augmentation averages: each face, its mirror image, and
-    the face moved `shift` pixels left, right, up and down (edges repeated)."""
-    padded = np.pad(faces, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
-    size = faces.shape[1]
-    moved = [padded[:, shift + dy:shift + dy + size, shift + dx:shift + dx + size]
-             for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))]
-    return [faces, faces[:, :, ::-1], *moved]
-
-
 def predict_proba(model, faces, tta=False, batch_size=256):
     """Class probabilities (N, classes) for preprocessed faces (N, 48, 48, 1).
 
-    tta: average the predictions over `tta_views` of each face.
+    tta: also score each face's mirror image and average the two.
     """
     faces = np.asarray(faces, dtype=np.float32)
     if len(faces) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
-    views = tta_views(faces) if tta else [faces]
-    stacked = np.concatenate(views)
-    probs = np.concatenate([np.asarray(model.predict_on_batch(stacked[i:i + batch_size]), np.float32)
-                            for i in range(0, len(stacked), batch_size)])
-    return probs.reshape(len(views), len(faces), -1).mean(axis=0)
+    if tta:
+        faces = np.concatenate([faces, faces[:, :, ::-1]])
+    probs = np.concatenate([np.asarray(model.predict_on_batch(faces[i:i + batch_size]), np.float32)
+                            for i in range(0, len(faces), batch_size)])
+    if tta:
+        half = len(probs) // 2
+        probs = (probs[:half] + probs[half:]) / 2
+    return probs
