@@ -7,7 +7,6 @@
 q or Esc closes the window; Ctrl-C stops and keeps everything written so far.
 """
 import argparse
-import signal
 import sys
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import pandas as pd  # noqa: E402
 import plots  # noqa: E402
 from data import LIGHT_FIXES  # noqa: E402
 from model import load_trained_model  # noqa: E402
-from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, csv_header,  # noqa: E402
-                   has_display, parse_source, run_images, run_stream)
+from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, StopRequest,  # noqa: E402
+                   csv_header, has_display, parse_source, run_images, run_stream)
 
 ROOT = Path(__file__).parent
 
@@ -86,8 +85,6 @@ def save_plot(stats, class_names, path):
 
 def main(argv=None):
     args = parse_args(argv)
-    # SIGTERM ends a run like Ctrl-C: outputs are closed, nothing is lost.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         source = parse_source(args.source)
         check_output_paths(args)
@@ -104,12 +101,17 @@ def main(argv=None):
     recognizer = Recognizer(detector, model, class_names, tta=args.tta, light_fix=args.light_fix)
     stats = RunStats(keep_rows=args.plot is not None)
     run = run_images if source.kind == "images" else run_stream
+    # Ctrl-C and SIGTERM end a run after the current frame: outputs are closed, nothing is lost.
+    stop = StopRequest()
+    stop.install()
     try:
-        run(source, recognizer, outputs, stats)
+        run(source, recognizer, outputs, stats, stop)
     except SourceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:   # a second Ctrl-C
+        stop.requested = True
+    if stop.requested:
         print("\nInterrupted: outputs closed with everything processed so far.")
     print_summary(stats, class_names)
     for what, path in (("video" if source.kind != "images" else "images", args.output), ("csv", args.csv)):

@@ -6,6 +6,7 @@ in one batch -> smooth -> draw -> show / write.
 """
 import csv
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -338,7 +339,28 @@ def show(frame, wait_ms=1):
     return cv2.waitKey(wait_ms) & 0xFF in (ord("q"), 27)
 
 
-def run_stream(source, recognizer, outputs, stats):
+class StopRequest:
+    """Ctrl-C or SIGTERM asks the frame loop to stop after the current frame.
+
+    A KeyboardInterrupt raised wherever the signal lands can be swallowed inside
+    TensorFlow or OpenCV calls, so the signal only sets a flag that the loops
+    check between frames. A second Ctrl-C stops at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+
+    def install(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self.request)
+
+    def request(self, signum=None, frame=None):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+def run_stream(source, recognizer, outputs, stats, stop=None):
     """Process a camera, video file or stream until it ends, q/Esc, or Ctrl-C.
 
     Everything opened is closed in `finally`, so an interrupted run leaves a
@@ -355,6 +377,8 @@ def run_stream(source, recognizer, outputs, stats):
     started = time.perf_counter()
     try:
         for index, frame in enumerate(read_frames(capture, stats)):
+            if stop and stop.requested:
+                break
             boxes, probs = recognizer(frame)
             if smoother:
                 probs = smoother.update(boxes, probs)
@@ -395,13 +419,15 @@ def image_output_path(output, image_path, count):
     return output / Path(image_path).name
 
 
-def run_images(source, recognizer, outputs, stats):
+def run_images(source, recognizer, outputs, stats, stop=None):
     """Label each image of the source; no smoothing (the images are unrelated)."""
     names = recognizer.class_names
     log = CsvLog(outputs.csv, names) if outputs.csv else None
     started = time.perf_counter()
     try:
         for index, (path, image) in enumerate(read_images(source.target, stats)):
+            if stop and stop.requested:
+                break
             boxes, probs = recognizer(image)
             rows = stats.record(index, 0.0, boxes, probs, names)
             if log:

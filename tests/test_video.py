@@ -157,3 +157,29 @@ def test_run_stats_count_faces_and_labels_and_keep_rows_only_when_asked():
     keeping = video.RunStats(keep_rows=True)
     keeping.record(0, 0.0, boxes, probs, NAMES)
     assert keeping.rows == rows
+
+
+def test_a_stop_request_ends_the_stream_after_the_current_frame(tmp_path):
+    clip = tmp_path / "c.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(10):
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    stop = video.StopRequest()
+
+    class StopAtThirdFrame:
+        class_names = ["a", "b"]
+        calls = 0
+
+        def __call__(self, frame):
+            self.calls += 1
+            if self.calls == 3:
+                stop.request()      # what Ctrl-C does
+            return np.zeros((0, 4), int), np.zeros((0, 2), np.float32)
+
+    stats = video.RunStats()
+    video.run_stream(video.parse_source(str(clip)), StopAtThirdFrame(), video.Outputs(progress=False),
+                     stats, stop)
+    assert stats.frames == 3
+    with pytest.raises(KeyboardInterrupt):   # a second Ctrl-C stops at once
+        stop.request()
