@@ -18,9 +18,10 @@ import pandas as pd  # noqa: E402
 
 import plots  # noqa: E402
 from data import LIGHT_FIXES  # noqa: E402
+from interrupt import StopRequest  # noqa: E402
 from model import load_trained_model  # noqa: E402
-from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, StopRequest,  # noqa: E402
-                   csv_header, has_display, parse_source, run_images, run_stream)
+from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, csv_header,  # noqa: E402
+                   has_display, parse_source, run_images, run_stream)
 
 ROOT = Path(__file__).parent
 

@@ -15,7 +15,6 @@ Ctrl-C stops cleanly: the best model and the history so far stay on disk.
 import argparse
 import math
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
 import plots  # noqa: E402
+from interrupt import StopRequest  # noqa: E402
 from model import build_model, choose_precision, load_trained_model, save_trained_model  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
@@ -97,34 +97,22 @@ class RunRecorder(keras.callbacks.Callback):
 
 
 class StopOnCtrlC(keras.callbacks.Callback):
-    """First Ctrl-C: finish the batch, validate, save, stop. A second one stops at once.
-
-    A KeyboardInterrupt raised wherever the signal happens to land (inside a
-    TensorFlow op, the data pipeline or a save) is not reliably seen by fit(),
-    so the signal only sets a flag that training checks between batches.
-    """
+    """First Ctrl-C (or SIGTERM): finish the batch, validate, save, stop.
+    A second Ctrl-C stops at once (see interrupt.py for why a flag)."""
 
     def __init__(self):
         super().__init__()
-        self.requested = False
+        self.stop = StopRequest("\nStopping after this batch (Ctrl-C again to stop now) ...")
 
     def on_train_begin(self, logs=None):
-        self.previous = signal.signal(signal.SIGINT, self.request)
+        self.stop.install()
 
     def restore(self):
         """Give Ctrl-C back its usual meaning (called once fit() is over)."""
-        if getattr(self, "previous", None) is not None:
-            signal.signal(signal.SIGINT, self.previous)
-            self.previous = None
-
-    def request(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nStopping after this batch (Ctrl-C again to stop now) ...", flush=True)
+        self.stop.restore()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.requested:
+        if self.stop.requested:
             self.model.stop_training = True
 
 
@@ -250,10 +238,10 @@ def train(args):
                   initial_epoch=initial_epoch, callbacks=callbacks,
                   verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:   # a second Ctrl-C, or one before training began
-        stopper.requested = True
+        stopper.stop.requested = True
     finally:
         stopper.restore()
-    interrupted = stopper.requested
+    interrupted = stopper.stop.requested
     if interrupted:
         print("\nInterrupted: keeping the best model and the history so far.")
     history = recorder.history

@@ -6,7 +6,6 @@ in one batch -> smooth -> draw -> show / write.
 """
 import csv
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -337,27 +336,6 @@ def show(frame, wait_ms=1):
     """Show a frame; True when the user pressed q or Esc."""
     cv2.imshow("Emotion recognition (q or Esc quits)", frame)
     return cv2.waitKey(wait_ms) & 0xFF in (ord("q"), 27)
-
-
-class StopRequest:
-    """Ctrl-C or SIGTERM asks the frame loop to stop after the current frame.
-
-    A KeyboardInterrupt raised wherever the signal lands can be swallowed inside
-    TensorFlow or OpenCV calls, so the signal only sets a flag that the loops
-    check between frames. A second Ctrl-C stops at once.
-    """
-
-    def __init__(self):
-        self.requested = False
-
-    def install(self):
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self.request)
-
-    def request(self, signum=None, frame=None):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
 
 
 def run_stream(source, recognizer, outputs, stats, stop=None):

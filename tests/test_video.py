@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 import video
+from interrupt import StopRequest
 from video import (FaceSmoother, SourceError, csv_header, csv_rows, draw_faces, image_output_path,
                    iou, parse_source)
 
@@ -165,7 +166,7 @@ def test_a_stop_request_ends_the_stream_after_the_current_frame(tmp_path):
     for _ in range(10):
         writer.write(np.zeros((48, 64, 3), np.uint8))
     writer.release()
-    stop = video.StopRequest()
+    stop = StopRequest()
 
     class StopAtThirdFrame:
         class_names = ["a", "b"]
