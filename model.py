@@ -51,6 +51,26 @@ def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
     return model
 
 
+def recalibrate_batchnorm(model, x, batch_size=256):
+    """Recompute every BatchNorm layer's moving mean and variance over the images `x`.
+
+    Weights averaged over epochs (see train.py's --average-from) need this: the
+    moving statistics gathered during training belong to none of the averaged
+    weights. Momentum is set per batch so that the result is the plain mean over
+    all batches rather than an exponential average of the last few.
+    """
+    norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for seen, start in enumerate(range(0, len(x), batch_size)):
+            for layer in norms:
+                layer.momentum = seen / (seen + 1)
+            model(x[start:start + batch_size], training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+
+
 def cpu_supports_bfloat16():
     """True when the CPU has native bfloat16 instructions (AMX or AVX512_BF16)."""
     try:

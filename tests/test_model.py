@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from model import (build_model, choose_precision, labels_path, load_trained_model, predict_proba,
-                   save_trained_model, to_float32)
+                   recalibrate_batchnorm, save_trained_model, to_float32)
 
 
 def layer_types(model):
@@ -84,3 +84,18 @@ def test_missing_model_or_labels_is_a_clear_error(tmp_path):
 def test_saving_does_not_log_the_legacy_h5_warning(tmp_path, caplog):
     save_trained_model(build_model(num_classes=3), tmp_path / "m.h5", ["a", "b", "c"])
     assert "legacy" not in caplog.text
+
+
+def test_recalibrated_batchnorm_holds_the_plain_mean_of_the_batch_statistics():
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Conv2D(2, 1),
+                              keras.layers.BatchNormalization(momentum=0.9)])
+    x = np.random.default_rng(0).normal(3.0, 2.0, (100, 4, 4, 1)).astype(np.float32)
+    recalibrate_batchnorm(model, x, batch_size=32)   # batches of 32, 32, 32, 4
+    features = np.asarray(model.layers[0](x))
+    batches = [features[i:i + 32] for i in range(0, 100, 32)]
+    norm = model.layers[1]
+    np.testing.assert_allclose(np.asarray(norm.moving_mean),
+                               np.mean([b.mean(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-4)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance),
+                               np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-4)
+    assert norm.momentum == 0.9

@@ -1,5 +1,7 @@
 import json
 
+import keras
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -93,3 +95,39 @@ def test_cosine_schedule_decays_from_the_initial_rate_to_the_floor():
     assert schedule(0, None) == pytest.approx(1e-3)
     assert schedule(5, None) == pytest.approx((1e-3 + 1e-5) / 2)
     assert schedule(9, None) < 5e-5
+
+
+def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_resume(tmp_path):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    path = tmp_path / "m.average.npz"
+    average = train.WeightAverage(path, start=1)
+    average.set_model(model)
+    snapshots = []
+    for epoch, value in enumerate((5.0, 1.0, 2.0)):
+        snapshots.append([np.full_like(w, value) for w in model.get_weights()])
+        model.set_weights(snapshots[-1])
+        average.on_epoch_end(epoch)
+    assert average.count == 2   # epoch 0 comes before the start
+    for mean in average.mean:
+        np.testing.assert_allclose(mean, 1.5)
+
+    resumed = train.WeightAverage(path, start=1, resume=True)
+    assert resumed.count == 2
+    np.testing.assert_allclose(resumed.mean[0], 1.5)
+    assert train.WeightAverage(path, start=1).count == 0   # a fresh run starts over
+
+
+def test_the_saved_model_is_the_best_of_best_epoch_recomputed_bn_and_average(pattern_dataset, tmp_path,
+                                                                              capsys):
+    output = tmp_path / "m.h5"
+    assert run_train(pattern_dataset, output, "--epochs", "3", "--average-from", "2") == 0
+    out = capsys.readouterr().out
+    assert "best epoch, BatchNorm recomputed:" in out and "average of 2 epochs" in out
+    assert "<- saved as the model" in out
+    with np.load(train.artefact_paths(output)["average"]) as saved:
+        assert int(saved["count"]) == 2
+    model, names = load_trained_model(output)
+    validation = load_split(pattern_dataset / "validation", names)
+    accuracy = (predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean()
+    best_epoch = pd.read_csv(train.artefact_paths(output)["history"])["val_accuracy"].max()
+    assert accuracy >= best_epoch - 1e-6
