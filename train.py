@@ -73,13 +73,18 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 class RunRecorder(keras.callbacks.Callback):
     """After every epoch: history CSV, curves PNG and the resumable checkpoint."""
 
-    def __init__(self, paths, history, train_images):
+    def __init__(self, paths, history, train_images, batch_size):
         super().__init__()
-        self.paths, self.history, self.train_images = paths, history, train_images
+        self.paths, self.history = paths, history
+        self.train_images, self.batch_size = train_images, batch_size
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
         self.train_end = None
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
 
     def on_test_begin(self, logs=None):
         self.train_end = self.train_end or time.perf_counter()
@@ -90,7 +95,8 @@ class RunRecorder(keras.callbacks.Callback):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
                "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
                "seconds": now - self.epoch_start,
-               "images_per_s": self.train_images / train_seconds}
+               # an epoch cut short by Ctrl-C trained on fewer images
+               "images_per_s": min(self.batches * self.batch_size, self.train_images) / train_seconds}
         self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
         self.history.to_csv(self.paths["history"], index=False)
         plots.plot_history(self.history, self.paths["curves"])
@@ -292,7 +298,7 @@ def train(args):
         average = WeightAverage(paths["average"], args.average_from - 1, resume=args.resume)
     best_so_far = history["val_accuracy"].max() if len(history) else -np.inf
     checkpoint = BestModelCheckpoint(paths["model"], class_names, best=best_so_far)
-    recorder = RunRecorder(paths, history, len(dataset.train.y))
+    recorder = RunRecorder(paths, history, len(dataset.train.y), args.batch_size)
     stopper = StopOnCtrlC()
     callbacks = [
         stopper,
