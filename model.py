@@ -54,10 +54,10 @@ def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
 def recalibrate_batchnorm(model, x, batch_size=256):
     """Recompute every BatchNorm layer's moving mean and variance over the images `x`.
 
-    Weights averaged over epochs (see train.py's --average-from) need this: the
-    moving statistics gathered during training belong to none of the averaged
-    weights. Momentum is set per batch so that the result is the plain mean over
-    all batches rather than an exponential average of the last few.
+    train.py does this when training ends: the moving statistics gathered during
+    training average only the last few augmented batches, and for weights averaged
+    over epochs (--average-from) they belong to none of them. Momentum is set per
+    batch so that the result is the plain mean over all batches.
     """
     norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
