@@ -107,7 +107,9 @@ class RunRecorder(keras.callbacks.Callback):
 
 class WeightAverage(keras.callbacks.Callback):
     """Stochastic weight averaging: the running mean of the weights at the end of
-    every epoch from `start` (0-based) on, saved after each so --resume continues it."""
+    every epoch from `start` (0-based) on, saved after each so --resume continues it.
+    A saved average that began at another epoch is not continued: a new --average-from
+    starts a new average."""
 
     def __init__(self, path, start, resume=False):
         super().__init__()
@@ -115,6 +117,8 @@ class WeightAverage(keras.callbacks.Callback):
         self.mean, self.count = None, 0
         if resume and self.path.is_file():
             with np.load(self.path) as saved:
+                if "start" in saved.files and int(saved["start"]) != start:
+                    return
                 self.count = int(saved["count"])
                 arrays = sum(name.startswith("w") for name in saved.files)
                 self.mean = [saved[f"w{i}"] for i in range(arrays)]
@@ -129,7 +133,7 @@ class WeightAverage(keras.callbacks.Callback):
             self.mean = [m + (w - m) / (self.count + 1) for m, w in zip(self.mean, weights)]
         self.count += 1
         partial = self.path.with_name(self.path.stem + ".partial.npz")
-        np.savez(partial, count=self.count, **{f"w{i}": m for i, m in enumerate(self.mean)})
+        np.savez(partial, count=self.count, start=self.start, **{f"w{i}": m for i, m in enumerate(self.mean)})
         os.replace(partial, self.path)
 
 

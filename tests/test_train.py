@@ -113,6 +113,7 @@ def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_re
     assert resumed.count == 2
     np.testing.assert_allclose(resumed.mean[0], 1.5)
     assert train.WeightAverage(path, start=1).count == 0   # a fresh run starts over
+    assert train.WeightAverage(path, start=2, resume=True).count == 0   # another start: a new average
 
 
 def test_the_saved_model_is_the_best_of_best_epoch_recomputed_bn_and_average(pattern_dataset, tmp_path,
