@@ -234,22 +234,43 @@ def balanced_class_weights(y, num_classes):
     return len(y) / (num_classes * np.maximum(counts, 1))
 
 
+def warp_face(image, flip=False, angle=0.0, zoom=1.0, shift=(0.0, 0.0)):
+    """One (48, 48, 1) face mirrored, then rotated (degrees), zoomed and shifted (pixels)."""
+    gray = image[:, :, 0]
+    if flip:
+        gray = gray[:, ::-1]
+    size = gray.shape[0]
+    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, zoom)
+    matrix[:, 2] += shift
+    warped = cv2.warpAffine(np.ascontiguousarray(gray), matrix, (size, size),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    return warped[:, :, np.newaxis]
+
+
 def augment_image(image, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1):
     """Random flip, rotation (degrees), shift and zoom of one (48, 48, 1) image.
 
     What Keras' old ImageDataGenerator did, as a single OpenCV affine warp.
     """
-    gray = image[:, :, 0]
-    if rng.random() < 0.5:
-        gray = gray[:, ::-1]
-    size = gray.shape[0]
+    flip = rng.random() < 0.5
     angle = rng.uniform(-max_rotation, max_rotation)
     zoom = rng.uniform(1 - max_zoom, 1 + max_zoom)
-    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, zoom)
-    matrix[:, 2] += rng.uniform(-max_shift, max_shift, size=2) * size
-    warped = cv2.warpAffine(np.ascontiguousarray(gray), matrix, (size, size),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    return warped[:, :, np.newaxis]
+    shift = rng.uniform(-max_shift, max_shift, size=2) * image.shape[0]
+    return warp_face(image, flip, angle, zoom, shift)
+
+
+# Test-time augmentation: each face and its mirror image, each as is, rotated 6 degrees
+# either way and zoomed in 5%, all within the training augmentation's range. On three
+# checkpoints this beat a single pass by 0.3-0.7 points, where the mirror image alone
+# gave -0.3 to +0.3 (README, Results).
+TTA_VIEWS = tuple((flip, angle, zoom) for flip in (False, True)
+                  for angle, zoom in ((0.0, 1.0), (6.0, 1.0), (-6.0, 1.0), (0.0, 1.05)))
+
+
+def tta_views(faces):
+    """Preprocessed faces (N, 48, 48, 1) -> their TTA views (len(TTA_VIEWS), N, 48, 48, 1)."""
+    return np.stack([np.stack([warp_face(face, flip, angle, zoom) for face in faces])
+                     for flip, angle, zoom in TTA_VIEWS]).astype(np.float32)
 
 
 class TrainingBatches(keras.utils.PyDataset):

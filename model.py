@@ -14,6 +14,8 @@ import keras
 import numpy as np
 from keras import layers
 
+import data
+
 DEFAULT_DROPOUT = 0.25
 # Keras' default BatchNorm momentum (0.99) needs ~500 steps before its moving statistics
 # forget their initial values; on a small dataset the model then scores chance at
@@ -182,16 +184,13 @@ def load_trained_model(path):
 def predict_proba(model, faces, tta=False, batch_size=256):
     """Class probabilities (N, classes) for preprocessed faces (N, 48, 48, 1).
 
-    tta: also score each face's mirror image and average the two.
+    tta: average the probabilities of each face's views in `data.TTA_VIEWS`.
     """
     faces = np.asarray(faces, dtype=np.float32)
     if len(faces) == 0:
         return np.zeros((0, model.output_shape[-1]), np.float32)
-    if tta:
-        faces = np.concatenate([faces, faces[:, :, ::-1]])
-    probs = np.concatenate([np.asarray(model.predict_on_batch(faces[i:i + batch_size]), np.float32)
-                            for i in range(0, len(faces), batch_size)])
-    if tta:
-        half = len(probs) // 2
-        probs = (probs[:half] + probs[half:]) / 2
-    return probs
+    views = data.tta_views(faces) if tta else faces[np.newaxis]
+    batch = views.reshape((-1,) + faces.shape[1:])
+    probs = np.concatenate([np.asarray(model.predict_on_batch(batch[i:i + batch_size]), np.float32)
+                            for i in range(0, len(batch), batch_size)])
+    return probs.reshape(len(views), len(faces), -1).mean(axis=0)

@@ -208,9 +208,9 @@ def parse_args(argv=None):
                         help="random flip, rotation, shift and zoom of training images")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
-    parser.add_argument("--lr-schedule", choices=["plateau", "cosine"], default="plateau",
-                        help="plateau: halve the learning rate when val_loss stalls for 2 epochs; "
-                             "cosine: decay from --learning-rate to 1e-5 over --epochs")
+    parser.add_argument("--lr-schedule", choices=["cosine", "plateau"], default="cosine",
+                        help="cosine: decay from --learning-rate to 1e-5 over --epochs; "
+                             "plateau: halve the learning rate when val_loss stalls for 2 epochs")
     parser.add_argument("--patience", type=int, default=10,
                         help="epochs without a better val_accuracy before stopping early")
     parser.add_argument("--average-from", type=int, default=0, metavar="EPOCH",

@@ -3,7 +3,8 @@
     python bench/classifier_speed.py [--model models/modelTrained.h5]
 
 Single-face latency is the median of many `predict_proba` calls with one face
-(what the app pays per frame with one face); batched throughput is faces per
+(what the app pays per frame with one face), also with `--tta` (8 views of the
+face in one call); batched throughput is faces per
 second at batch 256 (what evaluate.py pays), in float32 and in mixed bfloat16.
 """
 import argparse
@@ -20,14 +21,14 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 
-def latency_ms(model, faces, calls):
+def latency_ms(model, faces, calls, tta=False):
     from model import predict_proba
     for _ in range(5):
-        predict_proba(model, faces)
+        predict_proba(model, faces, tta=tta)
     times = []
     for _ in range(calls):
         start = time.perf_counter()
-        predict_proba(model, faces)
+        predict_proba(model, faces, tta=tta)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
 
@@ -57,6 +58,8 @@ def main():
         for faces in (1, 3):
             ms = latency_ms(variant, rng.random((faces, 48, 48, 1), dtype=np.float32), args.calls)
             print(f"{name:15s} {faces} face(s) per call: {ms:6.2f} ms")
+        ms = latency_ms(variant, rng.random((1, 48, 48, 1), dtype=np.float32), args.calls // 4, tta=True)
+        print(f"{name:15s} 1 face with --tta:   {ms:6.2f} ms")
         batch = rng.random((256, 48, 48, 1), dtype=np.float32)
         ms = latency_ms(variant, batch, 10)
         print(f"{name:15s} batch of 256:        {256 / ms * 1000:6.0f} faces/s")

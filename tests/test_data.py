@@ -90,6 +90,13 @@ def test_augmentation_changes_images_but_keeps_shape_and_range():
     assert all(not np.allclose(o, image) for o in out)
 
 
+def test_warp_face_without_change_or_with_only_a_flip_is_exact():
+    image = np.random.default_rng(1).random((48, 48, 1), dtype=np.float32)
+    np.testing.assert_array_equal(data.warp_face(image), image)
+    np.testing.assert_array_equal(data.warp_face(image, flip=True), image[:, ::-1])
+    assert not np.allclose(data.warp_face(image, angle=6.0), image)
+
+
 def test_training_batches_shuffle_every_epoch_and_cover_all_images(pattern_dataset):
     split = data.load_split(pattern_dataset / "train")
     batches = data.TrainingBatches(split, batch_size=32, augment=True, seed=3,

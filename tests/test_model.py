@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+import data
 from model import (build_model, choose_precision, labels_path, load_trained_model, predict_proba,
                    recalibrate_batchnorm, save_trained_model, to_float32)
 
@@ -64,12 +65,18 @@ def test_saved_model_reloads_with_names_and_predicts_the_same(tmp_path):
     assert not list(tmp_path.glob("*partial*"))
 
 
-def test_tta_averages_a_face_and_its_mirror():
+def test_tta_averages_the_views_of_each_face_including_its_mirror():
     model = build_model(num_classes=3)
     x = np.random.default_rng(1).random((4, 48, 48, 1), dtype=np.float32)
-    expected = (predict_proba(model, x) + predict_proba(model, x[:, :, ::-1])) / 2
-    np.testing.assert_allclose(predict_proba(model, x, tta=True), expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(predict_proba(model, x, tta=True).sum(axis=1), 1, rtol=1e-5)
+    views = data.tta_views(x)
+    assert views.shape == (len(data.TTA_VIEWS), 4, 48, 48, 1)
+    np.testing.assert_array_equal(views[0], x)
+    assert any(np.array_equal(view, x[:, :, ::-1]) for view in views)
+    expected = np.mean([predict_proba(model, view) for view in views], axis=0)
+    tta = predict_proba(model, x, tta=True)
+    np.testing.assert_allclose(tta, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tta.sum(axis=1), 1, rtol=1e-5)
+    assert not np.allclose(tta, predict_proba(model, x), atol=1e-4)
 
 
 def test_missing_model_or_labels_is_a_clear_error(tmp_path):
