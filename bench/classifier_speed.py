@@ -4,8 +4,8 @@
 
 Single-face latency is the median of many `predict_proba` calls with one face
 (what the app pays per frame with one face), also with `--tta` (8 views of the
-face in one call); batched throughput is faces per
-second at batch 256 (what evaluate.py pays), in float32 and in mixed bfloat16.
+face in one call); batched throughput is faces per second at batch 256 (what
+evaluate.py pays), in float32 and in mixed bfloat16.
 """
 import argparse
 import os
