@@ -208,9 +208,10 @@ def parse_args(argv=None):
                         help="random flip, rotation, shift and zoom of training images")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
-    parser.add_argument("--lr-schedule", choices=["cosine", "plateau"], default="cosine",
+    parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
                         help="cosine: decay from --learning-rate to 1e-5 over --epochs; "
-                             "plateau: halve the learning rate when val_loss stalls for 2 epochs")
+                             "plateau: halve the learning rate when val_loss stalls for 2 epochs; "
+                             "constant: hold --learning-rate (for continuing a trained model)")
     parser.add_argument("--patience", type=int, default=10,
                         help="epochs without a better val_accuracy before stopping early")
     parser.add_argument("--average-from", type=int, default=0, metavar="EPOCH",
@@ -264,6 +265,8 @@ def learning_rate_schedule(args, min_lr=1e-5):
         def cosine(epoch, _):
             return min_lr + (args.learning_rate - min_lr) * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))
         return keras.callbacks.LearningRateScheduler(cosine)
+    if args.lr_schedule == "constant":
+        return keras.callbacks.LearningRateScheduler(lambda epoch, _: args.learning_rate)
     return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
                                              min_lr=min_lr, verbose=1)
 
@@ -333,7 +336,8 @@ def train(args):
         best = history["val_accuracy"].idxmax()
         summary.update(best_val_accuracy=float(history.loc[best, "val_accuracy"]),
                        best_epoch=int(history.loc[best, "epoch"]) + 1)
-    if paths["model"].is_file():
+    # a resumed run that trained no better epoch and averages nothing has nothing new to finish
+    if paths["model"].is_file() and (checkpoint.best_epoch is not None or average is not None):
         try:
             summary["final_scores"], summary["kept"] = finish_model(
                 paths["model"], class_names, dataset.train.x, dataset.validation, average)

@@ -97,6 +97,29 @@ def test_cosine_schedule_decays_from_the_initial_rate_to_the_floor():
     assert schedule(9, None) < 5e-5
 
 
+def test_constant_schedule_holds_the_learning_rate():
+    args = train.parse_args(["--lr-schedule", "constant", "--epochs", "10", "--learning-rate", "1e-4"])
+    schedule = train.learning_rate_schedule(args).schedule
+    assert [schedule(epoch, 0.5) for epoch in (0, 5, 9)] == pytest.approx([1e-4] * 3)
+
+
+def test_resumed_run_without_a_better_epoch_leaves_the_saved_model_alone(pattern_dataset, tmp_path,
+                                                                          capsys):
+    output = tmp_path / "m.h5"
+    assert run_train(pattern_dataset, output, "--epochs", "1") == 0
+    paths = train.artefact_paths(output)
+    history = pd.read_csv(paths["history"])
+    history.loc[0, "val_accuracy"] = 2.0   # a score no later epoch can beat
+    history.to_csv(paths["history"], index=False)
+    saved = output.read_bytes()
+    capsys.readouterr()
+    assert run_train(pattern_dataset, output, "--epochs", "2", "--resume",
+                     "--lr-schedule", "constant", "--learning-rate", "3e-4") == 0
+    assert output.read_bytes() == saved
+    assert "Recomputing" not in capsys.readouterr().out
+    assert pd.read_csv(paths["history"])["learning_rate"].iloc[-1] == pytest.approx(3e-4)
+
+
 def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_resume(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     path = tmp_path / "m.average.npz"
