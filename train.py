@@ -204,8 +204,9 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=1337, help="random seed")
     parser.add_argument("--class-weight", choices=["none", "balanced"], default="none",
                         help="weight the loss against class imbalance")
-    parser.add_argument("--augment", choices=["on", "off"], default="on",
-                        help="random flip, rotation, shift and zoom of training images")
+    parser.add_argument("--augment", choices=list(data.AUGMENTATIONS), default="on",
+                        help="random flip, rotation, shift and zoom of training images: on (up to "
+                             "10 degrees, 10%%), light (6 degrees, 5%%: for the last epochs) or off")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
@@ -295,7 +296,7 @@ def train(args):
     weights = None
     if args.class_weight == "balanced":
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
-    train_batches = data.TrainingBatches(dataset.train, args.batch_size, augment=args.augment == "on",
+    train_batches = data.TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
                                          seed=args.seed, class_weights=weights)
     train_batches.set_epoch(initial_epoch)
     val_batches = data.TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)

@@ -47,13 +47,13 @@ def main():
     results = {}
     for _ in range(args.repeats):
         for policy in ("float32", "mixed_bfloat16"):
-            for augment in (False, True):
+            for augment in ("off", "on"):
                 rate = images_per_second(split, policy, augment, args.batch_size, args.steps)
                 results[policy, augment] = max(rate, results.get((policy, augment), 0))
     for (policy, augment), rate in results.items():
-        print(f"{policy:15s} augmentation {'on ' if augment else 'off'}: {rate:6.1f} images/s")
+        print(f"{policy:15s} augmentation {augment:3s}: {rate:6.1f} images/s")
     for policy in ("float32", "mixed_bfloat16"):
-        cost = 1 - results[policy, True] / results[policy, False]
+        cost = 1 - results[policy, "on"] / results[policy, "off"]
         print(f"{policy}: augmentation costs {cost:.1%} of throughput")
 
 
