@@ -9,6 +9,7 @@ The class folders must be exactly the model's classes.
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -136,4 +137,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:   # `python evaluate.py ... | head` closed our stdout: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        sys.exit(0)

@@ -1,10 +1,12 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import evaluate
-from conftest import SHIPPED_MODEL, make_dataset
+from conftest import ROOT, SHIPPED_MODEL, make_dataset
 from data import load_split, preprocess_face
 from model import build_model, load_trained_model, predict_proba, save_trained_model
 
@@ -62,6 +64,17 @@ def test_class_mismatch_is_a_one_line_error(scored, tmp_path, capsys):
     assert evaluate.main(["--data", str(root), "--model", str(model_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: class folders") and "missing disc" in err and "\n" not in err
+
+
+def test_output_piped_into_a_closed_reader_ends_without_a_traceback(scored, tmp_path):
+    root, model_path = scored
+    process = subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), "--data", str(root),
+                                "--model", str(model_path), "--heatmap", str(tmp_path / "cm.png")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()   # like `| head -0`: the first line printed meets a closed pipe
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
 
 
 def test_low_light_and_tta_change_what_is_scored(scored, tmp_path):
