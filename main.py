@@ -52,7 +52,7 @@ def parse_args(argv=None):
                              "kept from the past (flag alone: 0.6; video only)")
     parser.add_argument("--tta", action="store_true",
                         help="average 8 views of each face: as is and mirrored, rotated and zoomed "
-                             "(+0.5 points on FER-2013; ~15 ms instead of ~6 per face)")
+                             "(+0.5 to 1 point on FER-2013; ~15 ms instead of ~6 per face)")
     parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="none",
                         help="lighting remedy for each face crop (see README: low light)")
     parser.add_argument("--no-display", action="store_true",
