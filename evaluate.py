@@ -9,7 +9,6 @@ The class folders must be exactly the model's classes.
 """
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
 import plots  # noqa: E402
+from interrupt import run_main  # noqa: E402
 from model import load_trained_model, predict_proba  # noqa: E402
 
 ROOT = Path(__file__).parent
@@ -137,8 +137,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:   # `python evaluate.py ... | head` closed our stdout: not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        sys.exit(0)
+    run_main(main)

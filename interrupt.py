@@ -1,11 +1,25 @@
-"""Ctrl-C (and SIGTERM) as a request to stop cleanly, for training and the app.
+"""How a run gets cut short: Ctrl-C or SIGTERM, and a reader that closes our output.
 
 A KeyboardInterrupt raised wherever the signal happens to land (inside a
 TensorFlow op, an OpenCV call, the data pipeline or a save) can be swallowed
 there, so the signal only sets a flag that the work loop checks between steps.
 A second Ctrl-C raises KeyboardInterrupt at once.
 """
+import os
 import signal
+import sys
+
+
+def run_main(main):
+    """`sys.exit(main())` for the entry scripts, except that a reader that closed our
+    stdout early (`python evaluate.py ... | head`) ends the program with status 1, as
+    Python's documentation recommends, instead of a BrokenPipeError traceback."""
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # stdout is gone: point it at /dev/null so the flush at exit cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 class StopRequest:

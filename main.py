@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 import plots  # noqa: E402
 from data import LIGHT_FIXES  # noqa: E402
-from interrupt import StopRequest  # noqa: E402
+from interrupt import StopRequest, run_main  # noqa: E402
 from model import load_trained_model  # noqa: E402
 from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, csv_header,  # noqa: E402
                    has_display, parse_source, run_images, run_stream)
@@ -125,4 +125,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

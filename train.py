@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
 import plots  # noqa: E402
-from interrupt import StopRequest  # noqa: E402
+from interrupt import StopRequest, run_main  # noqa: E402
 from model import (build_model, choose_precision, load_trained_model,  # noqa: E402
                    predict_proba, recalibrate_batchnorm, save_trained_model)
 
@@ -379,4 +379,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -112,6 +112,18 @@ def test_missing_model_is_a_one_line_error(tmp_path, capsys):
     assert "model not found" in capsys.readouterr().err
 
 
+def test_summary_piped_into_a_closed_reader_ends_without_a_traceback(tmp_path, fer_faces, app_model):
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), compose_frame(background(640, 480), fer_faces[:1], [(200, 120, 200, 200)]))
+    process = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--source", str(photo),
+                                "--model", str(app_model[0]), "--no-display"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()   # like `| head -0`: the summary meets a closed pipe
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 1, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+
+
 def test_help_lists_the_options():
     result = run_main("--help")
     for option in ("--source", "--csv", "--output", "--smooth", "--show-probs", "--no-display",
