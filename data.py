@@ -4,21 +4,20 @@
   all turn a face image into the model's input through it.
 - `load_dataset` / `load_split`: class-per-folder datasets (`train/`, `validation/`,
   optionally wrapped in `images/`, the Kaggle layout) loaded into memory.
-- `TrainingBatches`: shuffled, augmented batches for `model.fit`.
+- augmentation (`augment_image`, `AUGMENTATIONS`) and test-time views (`tta_views`);
+  `batches.py` turns them into training batches.
 
 Why in-memory arrays and not `image_dataset_from_directory`: FER-2013 is small
 (28,709 faces of 48x48), so decoding it once and augmenting with OpenCV affine
 warps keeps the data pipeline far below the cost of a training step, and works
 on any Keras backend. See README, "Data pipeline".
 """
-import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
 IMAGE_SIZE = 48
@@ -281,53 +280,3 @@ def tta_views(faces):
     """Preprocessed faces (N, 48, 48, 1) -> their TTA views (len(TTA_VIEWS), N, 48, 48, 1)."""
     return np.stack([np.stack([warp_face(face, flip, angle, zoom) for face in faces])
                      for flip, angle, zoom in TTA_VIEWS]).astype(np.float32)
-
-
-class TrainingBatches(keras.utils.PyDataset):
-    """Batches of (images, one-hot labels[, sample weights]) for `model.fit`.
-
-    Reshuffled every epoch; augmentation is seeded per (epoch, batch), so a run
-    is reproducible and safe with several workers.
-    """
-
-    def __init__(self, split, batch_size=32, augment="off", shuffle=True, seed=0,
-                 class_weights=None, **kwargs):
-        super().__init__(**kwargs)
-        self.x, self.y = split.x, split.y
-        self.num_classes = len(split.class_names)
-        self.batch_size = batch_size
-        self.augment = AUGMENTATIONS[augment]   # a strength's name
-        self.shuffle = shuffle
-        self.seed = seed
-        self.class_weights = None if class_weights is None else np.asarray(class_weights, np.float32)
-        self.epoch = 0
-        self.order = self._order()
-
-    def _order(self):
-        if not self.shuffle:
-            return np.arange(len(self.y))
-        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.y))
-
-    def __len__(self):
-        return math.ceil(len(self.y) / self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        x = self.x[rows]
-        if self.augment:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            x = np.stack([augment_image(image, rng, **self.augment) for image in x])
-        labels = self.y[rows]
-        onehot = np.eye(self.num_classes, dtype=np.float32)[labels]
-        if self.class_weights is None:
-            return x, onehot
-        return x, onehot, self.class_weights[labels]
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self.order = self._order()
-
-    def set_epoch(self, epoch):
-        """Continue the shuffling sequence of a resumed run."""
-        self.epoch = epoch
-        self.order = self._order()

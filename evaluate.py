@@ -3,26 +3,23 @@
     python evaluate.py --data ../shared/data/fer2013                 # its validation/ split
     python evaluate.py --data faces/ --tta --json results.json       # any folder of class folders
     python evaluate.py --data ../shared/data/fer2013 --low-light 0.5 # darkened to half brightness
+    python evaluate.py --data ../shared/data/fer2013 --runtime keras # the .h5 itself, not its LiteRT twin
 
 DIR is a folder of class folders, or a dataset root (then its validation/ split).
 The class folders must be exactly the model's classes.
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from quiet import import_keras_quietly
+import numpy as np
+import pandas as pd
 
-import_keras_quietly()  # before Keras is imported below
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-import data  # noqa: E402
-import plots  # noqa: E402
-from interrupt import run_main  # noqa: E402
-from model import load_trained_model, predict_proba  # noqa: E402
+import data
+import plots
+from cli import Parser, number
+from interrupt import run_main
+from runtime import RUNTIMES, load_classifier, predict_proba
 
 ROOT = Path(__file__).parent
 
@@ -56,7 +53,7 @@ def per_class_table(matrix, class_names):
                         index=pd.Index(class_names, name="class"))
 
 
-def score(model, split, tta=False, low_light=1.0, light_fix="none"):
+def score(model, split, tta=False, low_light=1.0, light_fix="stretch", runtime="keras"):
     """Evaluate `model` on a loaded Split; returns the report as a JSON-ready dict.
 
     low_light darkens the faces first; light_fix then applies the app's remedy.
@@ -76,12 +73,13 @@ def score(model, split, tta=False, low_light=1.0, light_fix="none"):
         "tta": tta,
         "low_light": low_light,
         "light_fix": light_fix,
+        "runtime": runtime,
         "skipped": [str(path) for path, _ in split.skipped],
     }
 
 
 def print_report(report):
-    notes = []
+    notes = [report["runtime"]]
     if report["tta"]:
         notes.append("TTA")
     if report["low_light"] != 1.0:
@@ -95,8 +93,7 @@ def print_report(report):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Evaluate a trained emotion model on labelled faces.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(description="Evaluate a trained emotion model on labelled faces.")
     parser.add_argument("--data", type=Path, required=True,
                         help="folder of class folders, or a dataset root (its validation/ is used)")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
@@ -107,26 +104,27 @@ def parse_args(argv=None):
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average 8 views of each face "
                              "(as is and mirrored, rotated 6 degrees either way, zoomed 5%%)")
-    parser.add_argument("--low-light", type=float, default=1.0, metavar="F",
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto: the model's LiteRT twin (int8, then float32) where it belongs to "
+                             "this .h5, as main.py runs it; else Keras")
+    parser.add_argument("--low-light", type=number(float, 0.0, 1.0, low_open=True), default=1.0, metavar="F",
                         help="darken every face by factor F (0 < F <= 1) before scoring")
-    parser.add_argument("--light-fix", choices=data.LIGHT_FIXES, default="none",
+    parser.add_argument("--light-fix", choices=data.LIGHT_FIXES, default="stretch",
                         help="lighting remedy applied to each face, as main.py --light-fix does")
-    args = parser.parse_args(argv)
-    if not 0.0 < args.low_light <= 1.0:
-        parser.error("--low-light must be in (0, 1]")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     try:
-        model, class_names = load_trained_model(args.model)
+        model, class_names, runtime = load_classifier(args.model, args.runtime)
         split = data.load_split(evaluation_split(args.data), class_names=class_names)
     except (data.DatasetError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     data.report_skipped(split.skipped)
-    report = score(model, split, tta=args.tta, low_light=args.low_light, light_fix=args.light_fix)
+    report = score(model, split, tta=args.tta, low_light=args.low_light, light_fix=args.light_fix,
+                   runtime=runtime)
     print_report(report)
     title = f"Confusion matrix, accuracy {report['accuracy']:.1%} (row-normalised)"
     print(f"heatmap: {plots.plot_confusion_matrix(np.array(report['confusion_matrix']), class_names, args.heatmap, title)}")

@@ -4,64 +4,74 @@
     python main.py --source clip.mp4 --output labelled.mp4 --csv faces.csv --plot emotions.png
     python main.py --source photos/ --output labelled/ --no-display
 
-q or Esc closes the window; Ctrl-C stops and keeps everything written so far.
+Each face in a video is a track with a number ("#3 happy 87%") that stays the same while
+that person stays in view. q or Esc closes the window; Ctrl-C stops and keeps everything
+written so far.
 """
-import argparse
 import sys
 from pathlib import Path
 
-from quiet import import_keras_quietly
-
-import_keras_quietly()  # before Keras is imported below
-
-import pandas as pd  # noqa: E402
-
-import plots  # noqa: E402
-from data import LIGHT_FIXES  # noqa: E402
-from interrupt import StopRequest, run_main  # noqa: E402
-from model import load_trained_model  # noqa: E402
-from video import (FaceDetector, Outputs, Recognizer, RunStats, SourceError, csv_header,  # noqa: E402
-                   has_display, parse_source, run_images, run_stream)
+from cli import Parser, non_negative, number, positive
+from data import LIGHT_FIXES
+from detection import FaceDetector
+from interrupt import StopRequest, run_main
+from runtime import RUNTIMES, load_classifier
+from sources import SourceError, parse_source, silence_opencv
+from video import Outputs, Recognizer, RunStats, csv_header, has_display, run_images, run_stream
 
 ROOT = Path(__file__).parent
+DEFAULT_SMOOTH = 0.6   # README, Tracking: cuts label flicker, accuracy unchanged
+RUNTIME_NAMES = {"litert-int8": "LiteRT, int8", "litert": "LiteRT, float32", "keras": "Keras"}
+SCAN_EVERY = 15        # README, Tracking: frames between full-frame detections
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Facial emotion recognition on video and images.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(description="Facial emotion recognition on video and images.")
     parser.add_argument("--source", default="0",
                         help="camera index, video file, stream URL, image file or folder of images")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
-                        help="trained model (its class names are read from NAME.labels.json beside it)")
+                        help="trained model (class names from NAME.labels.json beside it; "
+                             "NAME.tflite beside it is its fast LiteRT twin)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto: LiteRT with NAME.int8.tflite, else NAME.tflite, where it belongs "
+                             "to this model; else Keras (slow to start)")
     parser.add_argument("--cascade", type=Path, default=ROOT / "haarcascade_frontalface_default.xml",
                         help="OpenCV Haar cascade for face detection")
-    parser.add_argument("--scale-factor", type=float, default=1.15,
+    parser.add_argument("--scale-factor", type=number(float, 1.0, 3.0, low_open=True), default=1.1,
                         help="Haar pyramid step (> 1; smaller finds more faces, slower)")
-    parser.add_argument("--min-neighbors", type=int, default=4,
+    parser.add_argument("--min-neighbors", type=non_negative(int), default=3,
                         help="Haar detections needed to keep a face (higher: fewer false faces)")
-    parser.add_argument("--min-face-size", type=int, default=48, help="smallest face, in input pixels")
-    parser.add_argument("--detect-width", type=int, default=640,
-                        help="frames wider than this are downscaled for detection (0: never)")
+    parser.add_argument("--min-face-size", type=number(int, 12), default=48,
+                        help="smallest face, in input pixels")
+    parser.add_argument("--detect-width", type=non_negative(int), default=640,
+                        help="frames wider than this are downscaled for full-frame detection "
+                             "(0: never; else at least 160)")
+    parser.add_argument("--scan-every", type=positive(int), default=SCAN_EVERY,
+                        help="video: full-frame detection every N frames (and at once on a cut or a "
+                             "new face); in between, each face is looked for near its last place")
     parser.add_argument("--output", type=Path,
                         help="annotated video file, or image file/folder for image sources")
-    parser.add_argument("--csv", type=Path, help="one row per face per frame")
+    parser.add_argument("--csv", type=Path, help="one row per face per frame (face: its track number)")
     parser.add_argument("--plot", type=Path, help="chart of emotion over time (PNG)")
     parser.add_argument("--show-probs", action="store_true", help="draw a bar per emotion beside each face")
-    parser.add_argument("--smooth", type=float, nargs="?", const=0.6, default=0.0, metavar="WEIGHT",
-                        help="average each face's emotion over frames; WEIGHT in [0, 1) is the share "
-                             "kept from the past (flag alone: 0.6; video only)")
+    parser.add_argument("--smooth", type=number(float, 0.0, 1.0, high_open=True), nargs="?",
+                        const=DEFAULT_SMOOTH, default=None, metavar="WEIGHT",
+                        help=f"average each tracked face's emotion over frames; WEIGHT in [0, 1) is the "
+                             f"share kept from the past (default: {DEFAULT_SMOOTH} for video and camera, "
+                             f"off for images; 0 turns it off)")
     parser.add_argument("--tta", action="store_true",
                         help="average 8 views of each face: as is and mirrored, rotated and zoomed "
-                             "(+0.5 to 1 point on FER-2013; ~15 ms instead of ~6 per face)")
-    parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="none",
-                        help="lighting remedy for each face crop (see README: low light)")
+                             "(8x the classifier's time)")
+    parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="stretch",
+                        help="lighting remedy for each face crop (stretch: each face's contrast "
+                             "stretched to the full range; README, Low light)")
+    parser.add_argument("--reconnect", type=non_negative(float), default=30.0, metavar="SECONDS",
+                        help="network streams: keep reopening a dropped stream for this long (0: never)")
     parser.add_argument("--no-display", action="store_true",
                         help="no window (chosen automatically when there is no display)")
     args = parser.parse_args(argv)
-    if args.scale_factor <= 1.0:
-        parser.error("--scale-factor must be greater than 1")
-    if not 0.0 <= args.smooth < 1.0:
-        parser.error("--smooth must be in [0, 1)")
+    if 0 < args.detect_width < 160:
+        parser.error("argument --detect-width: must be 0 or at least 160")
     return args
 
 
@@ -71,37 +81,58 @@ def check_output_paths(args):
             raise FileNotFoundError(f"output folder does not exist: {path.parent}")
 
 
-def print_summary(stats, class_names):
-    print(f"\nframes: {stats.frames}  faces: {stats.faces}  "
-          f"speed: {stats.fps:.1f} frames/s  corrupt frames skipped: {stats.corrupt_frames}")
+def print_summary(stats, class_names, max_tracks=30):
+    print(f"\nframes: {stats.frames}  faces: {stats.faces}  speed: {stats.fps:.1f} frames/s  "
+          f"corrupt frames skipped: {stats.corrupt_frames}"
+          + (f"  reconnections: {stats.reconnects}" if stats.reconnects else ""))
     if stats.faces:
-        shares = ", ".join(f"{name} {stats.label_counts.get(name, 0) / stats.faces:.0%}"
-                           for name in class_names)
-        print(f"emotions: {shares}")
+        print("emotions: " + shares(stats.label_counts, class_names))
+    if stats.tracks:
+        listed = sorted(sorted(stats.tracks, key=lambda t: -t.frames)[:max_tracks], key=lambda t: t.number)
+        print(f"tracks: {len(stats.tracks)}")
+        for track in listed:
+            print(f"  #{track.number:<4} {track.first_time:7.1f}-{track.last_time:.1f} s  "
+                  f"{track.frames:5d} frames  {track.dominant:9s} "
+                  f"({shares(track.label_counts, class_names, skip_zero=True)})")
+        if len(stats.tracks) > len(listed):
+            print(f"  ... and {len(stats.tracks) - len(listed)} shorter tracks (all are in the CSV)")
+
+
+def shares(label_counts, class_names, skip_zero=False):
+    """'happy 80%, sad 20%': each class's share of the labels, in class order."""
+    total = sum(label_counts.values())
+    return ", ".join(f"{name} {label_counts.get(name, 0) / total:.0%}" for name in class_names
+                     if not (skip_zero and not label_counts.get(name)))
 
 
 def save_plot(stats, class_names, path):
+    import pandas as pd   # only here: importing pandas and matplotlib costs ~1 s at start-up
+
+    import plots
     faces = pd.DataFrame(stats.rows, columns=csv_header(class_names))
     print(f"plot: {plots.plot_emotion_timeline(faces, class_names, path)}")
 
 
 def main(argv=None):
     args = parse_args(argv)
+    silence_opencv()
     try:
         source = parse_source(args.source)
         check_output_paths(args)
         detector = FaceDetector(args.cascade, args.scale_factor, args.min_neighbors,
                                 args.min_face_size, args.detect_width)
-        model, class_names = load_trained_model(args.model)
+        classifier, class_names, runtime = load_classifier(args.model, args.runtime)
     except (SourceError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     display = not args.no_display and has_display()
+    smooth = args.smooth if args.smooth is not None else DEFAULT_SMOOTH
     outputs = Outputs(video=args.output, csv=args.csv, display=display, show_probs=args.show_probs,
-                      smooth=args.smooth if source.kind != "images" else 0.0,
-                      progress=not display)
-    recognizer = Recognizer(detector, model, class_names, tta=args.tta, light_fix=args.light_fix)
+                      smooth=smooth if source.kind != "images" else 0.0, progress=not display,
+                      scan_every=args.scan_every, reconnect=args.reconnect)
+    recognizer = Recognizer(detector, classifier, class_names, tta=args.tta, light_fix=args.light_fix)
     stats = RunStats(keep_rows=args.plot is not None)
+    print(f"model: {args.model.name} ({RUNTIME_NAMES[runtime]})", flush=True)
     run = run_images if source.kind == "images" else run_stream
     # Ctrl-C and SIGTERM end a run after the current frame: outputs are closed, nothing is lost.
     stop = StopRequest()
@@ -115,6 +146,8 @@ def main(argv=None):
         stop.requested = True
     if stop.requested:
         print("\nInterrupted: outputs closed with everything processed so far.")
+    elif stats.ended_by:
+        print(f"\n{stats.ended_by}: outputs closed with everything processed so far.")
     print_summary(stats, class_names)
     for what, path in (("video" if source.kind != "images" else "images", args.output), ("csv", args.csv)):
         if path:

@@ -11,10 +11,9 @@ import os
 from pathlib import Path
 
 import keras
-import numpy as np
 from keras import layers
 
-import data
+from runtime import ModelError, check_classifier, labels_path, load_class_names
 
 DEFAULT_DROPOUT = 0.25
 # Keras' default BatchNorm momentum (0.99) needs ~500 steps before its moving statistics
@@ -109,12 +108,6 @@ def choose_precision(mode="auto"):
     return "float32"
 
 
-def labels_path(model_path):
-    """Where the class names of the model at `model_path` live."""
-    model_path = Path(model_path)
-    return model_path.with_name(model_path.stem + ".labels.json")
-
-
 def to_float32(model):
     """A float32 copy of `model`, so a saved model runs fast on any CPU."""
     if model.dtype_policy.name == "float32":
@@ -159,38 +152,21 @@ def save_trained_model(model, path, class_names):
     os.replace(tmp_labels, labels_path(path))
 
 
-def load_class_names(model_path):
-    """The class names saved beside `model_path`."""
-    path = labels_path(model_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"class names file not found: {path}")
-    return json.loads(path.read_text())["class_names"]
-
-
 def load_trained_model(path):
-    """Load a model saved by `save_trained_model`; returns (model, class_names)."""
+    """Load a model saved by `save_trained_model`; returns (model, class_names).
+
+    The model must be a 48x48 greyscale classifier with one output per class name.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model not found: {path} (train one with `python train.py`)")
     class_names = load_class_names(path)
-    model = keras.models.load_model(path, compile=False)
-    outputs = model.output_shape[-1]
-    if outputs != len(class_names):
-        raise ValueError(f"{path} has {outputs} outputs but {labels_path(path)} names "
-                         f"{len(class_names)} classes")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:   # h5py, Keras and TF raise many kinds for a file that is no model
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ModelError(f"cannot load Keras model {path}: {reason}") from None
+    check_classifier(model, path, class_names)
     return model, class_names
 
 
-def predict_proba(model, faces, tta=False, batch_size=256):
-    """Class probabilities (N, classes) for preprocessed faces (N, 48, 48, 1).
-
-    tta: average the probabilities of each face's views in `data.TTA_VIEWS`.
-    """
-    faces = np.asarray(faces, dtype=np.float32)
-    if len(faces) == 0:
-        return np.zeros((0, model.output_shape[-1]), np.float32)
-    views = data.tta_views(faces) if tta else faces[np.newaxis]
-    batch = views.reshape((-1,) + faces.shape[1:])
-    probs = np.concatenate([np.asarray(model.predict_on_batch(batch[i:i + batch_size]), np.float32)
-                            for i in range(0, len(batch), batch_size)])
-    return probs.reshape(len(views), len(faces), -1).mean(axis=0)

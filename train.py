@@ -6,6 +6,8 @@
 Writes, beside --output (default models/modelTrained.h5):
   NAME.h5              best model by validation accuracy (no optimizer state)
   NAME.labels.json     its class names, in output order
+  NAME.tflite          the same model for the app's fast LiteRT runtime (with the .h5's fingerprint)
+  NAME.int8.tflite     the same with int8 weights: faster still, what the app runs by default
   NAME.history.csv     metrics per epoch
   NAME.curves.png      accuracy and loss, training vs validation
   NAME.classes.png     images per class and split
@@ -13,7 +15,6 @@ Writes, beside --output (default models/modelTrained.h5):
   NAME.average.npz     with --average-from: the running weight average, for --resume
 Ctrl-C stops cleanly: the best model and the history so far stay on disk.
 """
-import argparse
 import math
 import os
 import sys
@@ -30,9 +31,12 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
 import plots  # noqa: E402
+from cli import Parser, non_negative, number, positive  # noqa: E402
 from interrupt import StopRequest, run_main  # noqa: E402
+from batches import TrainingBatches  # noqa: E402
 from model import (build_model, choose_precision, load_trained_model,  # noqa: E402
-                   predict_proba, recalibrate_batchnorm, save_trained_model)
+                   recalibrate_batchnorm, save_trained_model)
+from runtime import export_twins, predict_proba  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
 
@@ -48,6 +52,8 @@ def artefact_paths(output):
         "classes": Path(f"{stem}.classes.png"),
         "resume": Path(f"{stem}.resume.keras"),
         "average": Path(f"{stem}.average.npz"),
+        "litert": Path(f"{stem}.tflite"),
+        "litert-int8": Path(f"{stem}.int8.tflite"),
     }
 
 
@@ -190,18 +196,17 @@ class StopOnCtrlC(keras.callbacks.Callback):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Train the facial emotion CNN.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = Parser(description="Train the facial emotion CNN.")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013"),
                         help="dataset root holding train/ and validation/ class folders")
-    parser.add_argument("--epochs", type=int, default=25, help="total epochs to train")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per training step")
-    parser.add_argument("--learning-rate", type=float, default=1e-3, help="initial Adam learning rate")
-    parser.add_argument("--dropout", type=float, default=0.25, help="dropout rate of every block")
-    parser.add_argument("--label-smoothing", type=float, default=0.1,
+    parser.add_argument("--epochs", type=positive(int), default=25, help="total epochs to train")
+    parser.add_argument("--batch-size", type=positive(int), default=32, help="images per training step")
+    parser.add_argument("--learning-rate", type=positive(float), default=1e-3, help="initial Adam learning rate")
+    parser.add_argument("--dropout", type=number(float, 0, 1, high_open=True), default=0.25, help="dropout rate of every block")
+    parser.add_argument("--label-smoothing", type=number(float, 0, 1, high_open=True), default=0.1,
                         help="label smoothing of the cross-entropy (FER-2013 labels are noisy)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the best model goes")
-    parser.add_argument("--seed", type=int, default=1337, help="random seed")
+    parser.add_argument("--seed", type=non_negative(int), default=1337, help="random seed")
     parser.add_argument("--class-weight", choices=["none", "balanced"], default="none",
                         help="weight the loss against class imbalance")
     parser.add_argument("--augment", choices=list(data.AUGMENTATIONS), default="on",
@@ -213,12 +218,15 @@ def parse_args(argv=None):
                         help="cosine: decay from --learning-rate to 1e-5 over --epochs; "
                              "plateau: halve the learning rate when val_loss stalls for 2 epochs; "
                              "constant: hold --learning-rate (for continuing a trained model)")
-    parser.add_argument("--patience", type=int, default=10,
+    parser.add_argument("--patience", type=positive(int), default=10,
                         help="epochs without a better val_accuracy before stopping early")
-    parser.add_argument("--average-from", type=int, default=0, metavar="EPOCH",
+    parser.add_argument("--average-from", type=non_negative(int), default=0, metavar="EPOCH",
                         help="stochastic weight averaging: average the weights of every epoch from "
                              "this one (1-based, counting resumed epochs) to the end, and keep the "
                              "average if it validates better than the best single epoch; 0: off")
+    parser.add_argument("--no-litert", action="store_true",
+                        help="do not write the LiteRT twins (NAME.tflite, NAME.int8.tflite) at the end; "
+                             "`python export.py` writes them later")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the last epoch's checkpoint beside --output")
     return parser.parse_args(argv)
@@ -296,10 +304,10 @@ def train(args):
     weights = None
     if args.class_weight == "balanced":
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
-    train_batches = data.TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
+    train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
                                          seed=args.seed, class_weights=weights)
     train_batches.set_epoch(initial_epoch)
-    val_batches = data.TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
+    val_batches = TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
 
     average = None
     if args.average_from > 0:
@@ -344,9 +352,24 @@ def train(args):
                 paths["model"], class_names, dataset.train.x, dataset.validation, average)
         except KeyboardInterrupt:
             print("\nSkipped recomputing BatchNorm statistics; the best epoch stays as saved.")
+    if paths["model"].is_file() and not args.no_litert:
+        print("Exporting the LiteRT twins for the app ...", flush=True)
+        write_litert_twins(paths["model"])
     if summary["epochs_run"] > 0:
         summary["images_per_s"] = float(history["images_per_s"].iloc[initial_epoch:].mean())
     return summary
+
+
+def write_litert_twins(model_path):
+    """Export the saved model for the app's LiteRT runtimes; [] (with a warning) where this
+    Keras backend or installation cannot (the app then runs the .h5 through Keras)."""
+    try:
+        model, _ = load_trained_model(model_path)
+        return export_twins(model, model_path)
+    except Exception as error:   # the exporter needs TensorFlow; training does not
+        print(f"warning: no LiteRT export ({str(error).splitlines()[0] if str(error) else type(error).__name__}); "
+              f"run `python export.py --model {model_path}` where TensorFlow is installed", file=sys.stderr)
+        return []
 
 
 def print_summary(summary):

@@ -1,137 +1,29 @@
-"""The recognition pipeline behind `main.py`: sources, detection, classification,
-smoothing, drawing and the per-face CSV.
+"""The recognition pipeline behind `main.py`: faces found and classified, frame after frame,
+with the outputs (window, annotated video or images, per-face CSV) and the run's statistics.
 
-Each frame: read -> grey -> detect (on a downscaled copy) -> classify all faces
-in one batch -> smooth -> draw -> show / write.
+Each video frame: read -> grey -> track the faces (tracking.py) -> classify every face
+in one batch -> smooth per track -> CSV -> draw -> show / write.
+Images are unrelated to each other: each gets a full detection and no tracking.
 """
 import csv
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
+from background import in_background
 from data import preprocess_faces, to_gray
-from model import predict_proba
+from drawing import draw_faces, draw_fps
+from runtime import predict_proba
+from sources import IMAGE_SUFFIXES, SourceError, VideoInput, read_images
+from tracking import FaceTracker
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 CSV_COLUMNS = ["frame", "time_s", "face", "x", "y", "w", "h", "label", "confidence"]
-
-
-class SourceError(Exception):
-    """A source that cannot be read; the message says what and where."""
-
-
-@dataclass
-class Source:
-    kind: str              # "camera", "video", "stream" or "images"
-    target: object         # camera index, path or URL; for images a list of paths
-
-
-def parse_source(text):
-    """Turn --source into a Source: camera index, video file, stream URL, image or folder."""
-    text = str(text).strip()
-    if text.isdigit():
-        return Source("camera", int(text))
-    if "://" in text:
-        return Source("stream", text)
-    path = Path(text)
-    if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not images:
-            raise SourceError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {path}")
-        return Source("images", images)
-    if not path.exists():
-        raise SourceError(f"source not found: {path}")
-    suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return Source("images", [path])
-    if suffix in VIDEO_SUFFIXES:
-        return Source("video", path)
-    raise SourceError(f"unsupported file type '{suffix or path.name}': {path} "
-                      f"(videos: {', '.join(sorted(VIDEO_SUFFIXES))}; images: {', '.join(sorted(IMAGE_SUFFIXES))})")
-
-
-def open_capture(source):
-    """An opened cv2.VideoCapture for a camera, video or stream source."""
-    capture = cv2.VideoCapture(source.target if source.kind == "camera" else str(source.target))
-    if not capture.isOpened():
-        capture.release()
-        what = {"camera": "camera", "video": "video file", "stream": "stream"}[source.kind]
-        raise SourceError(f"cannot open {what} {source.target}")
-    return capture
-
-
-def read_frames(capture, stats, max_bad=25):
-    """Yield frames; a corrupt frame is skipped and counted, not fatal.
-
-    OpenCV reports a corrupt frame like the end of the stream, so a failed read
-    before the known last frame is retried, up to `max_bad` in a row.
-    """
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    bad_in_a_row = 0
-    while True:
-        ok, frame = capture.read()
-        if ok and frame is not None and frame.size:
-            bad_in_a_row = 0
-            yield frame
-            continue
-        position = int(capture.get(cv2.CAP_PROP_POS_FRAMES) or 0)
-        if total <= 0 or position >= total - 1 or bad_in_a_row >= max_bad:
-            return
-        bad_in_a_row += 1
-        stats.corrupt_frames += 1
-
-
-def read_images(paths, stats):
-    """Yield (path, image) for each readable image; unreadable ones are counted and named.
-
-    A single image that cannot be read is an error; in a folder it is skipped.
-    """
-    for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None and len(paths) == 1:
-            raise SourceError(f"cannot read image {path}")
-        if image is None:
-            print(f"warning: skipped {path}: not a readable image", file=sys.stderr)
-            stats.corrupt_frames += 1
-            continue
-        yield path, image
-
-
-class FaceDetector:
-    """Haar cascade detection on a downscaled grey frame; boxes in full-frame pixels.
-
-    Downscaling to `detect_width` pixels is where the speed comes from: Haar's
-    cost grows with the pixel count, and faces big enough to classify stay
-    well above the cascade's 24x24 window.
-    """
-
-    def __init__(self, cascade_path, scale_factor=1.15, min_neighbors=4, min_face_size=48,
-                 detect_width=640):
-        self.cascade = cv2.CascadeClassifier(str(cascade_path))
-        if self.cascade.empty():
-            raise SourceError(f"cannot load face cascade {cascade_path}")
-        self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
-        self.min_face_size, self.detect_width = min_face_size, detect_width
-
-    def detect(self, gray):
-        scale = min(1.0, self.detect_width / gray.shape[1]) if self.detect_width else 1.0
-        small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale,
-                                                     interpolation=cv2.INTER_AREA)
-        min_size = max(12, int(round(self.min_face_size * scale)))
-        boxes = self.cascade.detectMultiScale(small, scaleFactor=self.scale_factor,
-                                              minNeighbors=self.min_neighbors,
-                                              minSize=(min_size, min_size))
-        if len(boxes) == 0:
-            return np.zeros((0, 4), int)
-        boxes = np.round(np.asarray(boxes, np.float64) / scale).astype(int)
-        return boxes[np.argsort(boxes[:, 0], kind="stable")]  # left to right: stable face numbers
 
 
 def crop_faces(gray, boxes):
@@ -144,99 +36,36 @@ def crop_faces(gray, boxes):
     return crops
 
 
-def classify_faces(model, gray, boxes, tta=False, light_fix="none"):
-    """Probabilities (faces, classes) for every box, in one batched call."""
-    return predict_proba(model, preprocess_faces(crop_faces(gray, boxes), light_fix), tta=tta)
+class Recognizer:
+    """Detector + classifier: finds faces and gives each the class probabilities."""
 
+    def __init__(self, detector, classifier, class_names, tta=False, light_fix="stretch"):
+        self.detector, self.classifier, self.class_names = detector, classifier, class_names
+        self.tta, self.light_fix = tta, light_fix
 
-def iou(a, b):
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    inter_w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    inter_h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = inter_w * inter_h
-    union = aw * ah + bw * bh - inter
-    return inter / union if union else 0.0
+    def classify(self, gray, boxes):
+        """Probabilities (faces, classes) for every box, in one batched call."""
+        faces = preprocess_faces(crop_faces(gray, boxes), self.light_fix)
+        return predict_proba(self.classifier, faces, tta=self.tta)
 
-
-class FaceSmoother:
-    """Exponential moving average of each tracked face's probabilities.
-
-    A face is the same as one in the previous frame when their boxes overlap
-    (IoU >= `min_iou`); `weight` is the share kept from the past (0 = off).
-    """
-
-    def __init__(self, weight=0.6, min_iou=0.3):
-        self.weight, self.min_iou = weight, min_iou
-        self.tracks = []   # [(box, probs)]
-
-    def update(self, boxes, probs):
-        smoothed, tracks, unused = [], [], list(range(len(self.tracks)))
-        for box, p in zip(boxes, probs):
-            match = max(unused, key=lambda i: iou(box, self.tracks[i][0]), default=None)
-            if match is not None and iou(box, self.tracks[match][0]) >= self.min_iou:
-                unused.remove(match)
-                p = self.weight * self.tracks[match][1] + (1 - self.weight) * p
-            smoothed.append(p)
-            tracks.append((tuple(box), p))
-        self.tracks = tracks
-        return np.array(smoothed, np.float32).reshape(len(boxes), -1)
-
-
-BOX_COLOR = (0, 200, 0)
-TEXT_COLOR = (255, 255, 255)
-
-
-def draw_faces(frame, boxes, probs, class_names, show_probs=False):
-    """Draw each box with its top emotion and confidence (and per-class bars) on `frame`."""
-    for (x, y, w, h), p in zip(boxes, probs):
-        best = int(np.argmax(p))
-        cv2.rectangle(frame, (x, y), (x + w, y + h), BOX_COLOR, 2)
-        text = f"{class_names[best]} {p[best]:.0%}"
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)
-        top = y - th - 8 if y - th - 8 >= 0 else y + h
-        cv2.rectangle(frame, (x, top), (x + tw + 6, top + th + 8), BOX_COLOR, cv2.FILLED)
-        cv2.putText(frame, text, (x + 3, top + th + 3), cv2.FONT_HERSHEY_SIMPLEX, 0.6,
-                    TEXT_COLOR, 2, cv2.LINE_AA)
-        if show_probs:
-            bars_x = x + w + 6
-            if bars_x + PROB_PANEL_WIDTH > frame.shape[1]:   # no room on the right: go left
-                bars_x = max(0, x - 6 - PROB_PANEL_WIDTH)
-            draw_prob_bars(frame, bars_x, y, p, class_names)
-    return frame
-
-
-PROB_PANEL_WIDTH = 170   # bars (80) + "surprise 0.13" text
-
-
-def draw_prob_bars(frame, x, y, probs, class_names, width=80, row=16):
-    """One labelled bar per class, starting at (x, y)."""
-    for i, (name, p) in enumerate(zip(class_names, probs)):
-        top = y + i * row
-        cv2.rectangle(frame, (x, top + 2), (x + int(width * p), top + row - 2), BOX_COLOR, cv2.FILLED)
-        origin = (x + width + 4, top + row - 4)
-        # a dark outline keeps white text readable on any background
-        cv2.putText(frame, f"{name[:8]} {p:.2f}", origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3,
-                    cv2.LINE_AA)
-        cv2.putText(frame, f"{name[:8]} {p:.2f}", origin, cv2.FONT_HERSHEY_SIMPLEX, 0.4, TEXT_COLOR, 1,
-                    cv2.LINE_AA)
-
-
-def draw_fps(frame, fps):
-    cv2.putText(frame, f"{fps:.1f} fps", (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 255), 2,
-                cv2.LINE_AA)
+    def __call__(self, image):
+        """(boxes, probabilities) of every face in one image, by a full detection."""
+        gray = to_gray(image)
+        boxes = self.detector.detect(gray)
+        return boxes, self.classify(gray, boxes)
 
 
 def csv_header(class_names):
     return CSV_COLUMNS + list(class_names)
 
 
-def csv_rows(frame_index, time_s, boxes, probs, class_names):
-    """One row per face: frame,time_s,face,x,y,w,h,label,confidence, then a probability per class."""
+def csv_rows(frame_index, time_s, numbers, boxes, probs, class_names):
+    """One row per face: frame,time_s,face,x,y,w,h,label,confidence, then a probability per class.
+    `face` is the face's track number (in an image: its place, left to right, from 1)."""
     rows = []
-    for face, ((x, y, w, h), p) in enumerate(zip(boxes, probs)):
+    for face, (x, y, w, h), p in zip(numbers, boxes, probs):
         best = int(np.argmax(p))
-        rows.append([frame_index, round(time_s, 4), face, int(x), int(y), int(w), int(h),
+        rows.append([frame_index, round(time_s, 4), int(face), int(x), int(y), int(w), int(h),
                      class_names[best], round(float(p[best]), 4)] + [round(float(v), 4) for v in p])
     return rows
 
@@ -270,19 +99,22 @@ class RunStats:
     frames: int = 0
     faces: int = 0
     corrupt_frames: int = 0
+    reconnects: int = 0
     seconds: float = 0.0
     label_counts: dict = field(default_factory=dict)
-    keep_rows: bool = False                     # keep every CSV row (for --plot): memory grows
+    tracks: list = field(default_factory=list)   # every track of a video run, by number
+    ended_by: str = ""
+    keep_rows: bool = False                      # keep every CSV row (for --plot): memory grows
     rows: list = field(default_factory=list)
 
-    def record(self, frame_index, time_s, boxes, probs, class_names):
+    def record(self, frame_index, time_s, numbers, boxes, probs, class_names):
         """Count a processed frame and return its CSV rows."""
         self.frames += 1
         self.faces += len(probs)
         for p in probs:
             label = class_names[int(np.argmax(p))]
             self.label_counts[label] = self.label_counts.get(label, 0) + 1
-        rows = csv_rows(frame_index, time_s, boxes, probs, class_names)
+        rows = csv_rows(frame_index, time_s, numbers, boxes, probs, class_names)
         if self.keep_rows:
             self.rows += rows
         return rows
@@ -292,17 +124,47 @@ class RunStats:
         return self.frames / self.seconds if self.seconds else 0.0
 
 
-class Recognizer:
-    """Detector + classifier: a frame in, (boxes, probabilities) out."""
+class RecentRate:
+    """Frames per second over about the last `window` seconds (the window's fps overlay)."""
 
-    def __init__(self, detector, model, class_names, tta=False, light_fix="none"):
-        self.detector, self.model, self.class_names = detector, model, class_names
-        self.tta, self.light_fix = tta, light_fix
+    def __init__(self, window=1.0):
+        self.window = window
+        self.times = deque()
 
-    def __call__(self, frame):
-        gray = to_gray(frame)
-        boxes = self.detector.detect(gray)
-        return boxes, classify_faces(self.model, gray, boxes, self.tta, self.light_fix)
+    def tick(self, now=None):
+        now = time.perf_counter() if now is None else now
+        self.times.append(now)
+        while len(self.times) > 2 and now - self.times[0] > self.window:
+            self.times.popleft()
+        span = self.times[-1] - self.times[0]
+        return (len(self.times) - 1) / span if span > 0 else 0.0
+
+
+class Progress:
+    """Progress of a video file on stderr: a line rewritten in place on a terminal,
+    otherwise a line every 10%."""
+
+    def __init__(self, total, stream=None):
+        self.total, self.stream = total, stream or sys.stderr
+        self.terminal = self.stream.isatty()
+        self.started = time.perf_counter()
+        self.shown = -1
+
+    def update(self, done):
+        step = done * 10 // self.total if self.total else 0
+        if not self.terminal and step == self.shown:
+            return
+        if self.terminal and done % 10 and done != self.total:
+            return
+        self.shown = step
+        rate = done / max(time.perf_counter() - self.started, 1e-6)
+        line = f"frame {done}/{self.total} ({done / self.total:.0%}), {rate:.1f} frames/s"
+        print(("\r" + line) if self.terminal else line, end="" if self.terminal else "\n",
+              file=self.stream, flush=True)
+
+    def close(self):
+        if self.terminal and self.shown >= 0:
+            print(file=self.stream)
 
 
 @dataclass
@@ -313,17 +175,13 @@ class Outputs:
     show_probs: bool = False
     smooth: float = 0.0
     progress: bool = True
+    scan_every: int = 10       # frames between full-frame detections (tracking.py)
+    reconnect: float = 0.0     # seconds to keep reopening a dropped stream
+    background: bool = True    # read and track in a worker thread (README, Speed)
 
 
-def source_fps(capture):
-    """The source's frame rate; 30 where it reports none (many webcams and streams)."""
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    return fps if 0 < fps < 1000 else 30.0
-
-
-def open_video_writer(path, capture, frame):
+def open_video_writer(path, fps, frame):
     """A writer with the input's size and frame rate; .avi gets MJPG, anything else mp4v."""
-    fps = source_fps(capture)
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix.lower() == ".avi" else "mp4v"))
     height, width = frame.shape[:2]
     writer = cv2.VideoWriter(str(path), fourcc, fps, (width, height))
@@ -332,60 +190,87 @@ def open_video_writer(path, capture, frame):
     return writer
 
 
+WINDOW_TITLE = "Emotion recognition (q or Esc quits)"
+
+
+QUIT_KEYS = (ord("q"), 27)   # q, Esc
+
+
 def show(frame, wait_ms=1):
-    """Show a frame; True when the user pressed q or Esc."""
-    cv2.imshow("Emotion recognition (q or Esc quits)", frame)
-    return cv2.waitKey(wait_ms) & 0xFF in (ord("q"), 27)
+    """Show a frame; the key pressed within `wait_ms` (-1: none)."""
+    cv2.imshow(WINDOW_TITLE, frame)
+    return cv2.waitKey(wait_ms)
 
 
-def run_stream(source, recognizer, outputs, stats, stop=None):
+def tracked_frames(video_input, tracker, stop=None):
+    """(index, time_s, frame, grey frame, [(track, box)]) for each frame of the input."""
+    started = time.perf_counter()
+    for index, frame in enumerate(video_input.frames(stop)):
+        if video_input.source.kind == "video":
+            time_s = index / video_input.fps
+        else:
+            time_s = time.perf_counter() - started
+        gray = to_gray(frame)
+        yield index, time_s, frame, gray, [(track, track.box) for track in tracker.update(gray, time_s)]
+
+
+def run_stream(source, recognizer, outputs, stats, stop=None, opener=None):
     """Process a camera, video file or stream until it ends, q/Esc, or Ctrl-C.
 
+    Reading and tracking run in a worker thread, a few frames ahead of the
+    classification, drawing and writing here (`outputs.background`).
     Everything opened is closed in `finally`, so an interrupted run leaves a
     playable video and a complete CSV of the frames processed so far.
     """
-    capture = open_capture(source)
-    fps_in = source_fps(capture)
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if source.kind == "video" else 0
-    progress = keras.utils.Progbar(total, unit_name="frame") if outputs.progress and total > 0 else None
+    video_input = VideoInput(source, outputs.reconnect, **({"opener": opener} if opener else {}))
     names = recognizer.class_names
-    smoother = FaceSmoother(outputs.smooth) if outputs.smooth > 0 else None
+    tracker = FaceTracker(recognizer.detector, scan_every=outputs.scan_every)
+    progress = Progress(video_input.total) if outputs.progress and video_input.total > 0 else None
     log = CsvLog(outputs.csv, names) if outputs.csv else None
+    rate = RecentRate()
     writer = None
+    frames = tracked_frames(video_input, tracker, stop)
+    if outputs.background:
+        frames = in_background(frames)
     started = time.perf_counter()
     try:
-        for index, frame in enumerate(read_frames(capture, stats)):
-            if stop and stop.requested:
+        for index, time_s, frame, gray, found in frames:
+            if stop and stop.requested:   # frames read ahead are dropped: the run ends now
                 break
-            boxes, probs = recognizer(frame)
-            if smoother:
-                probs = smoother.update(boxes, probs)
-            time_s = index / fps_in if source.kind == "video" else time.perf_counter() - started
-            rows = stats.record(index, time_s, boxes, probs, names)
+            tracks, boxes = [t for t, _ in found], [b for _, b in found]
+            probs = [t.observe(p, time_s, names, outputs.smooth)
+                     for t, p in zip(tracks, recognizer.classify(gray, boxes))]
+            numbers = [t.number for t in tracks]
+            rows = stats.record(index, time_s, numbers, boxes, probs, names)
             if log:
                 log.write(rows)
             if outputs.video or outputs.display:
-                draw_faces(frame, boxes, probs, names, outputs.show_probs)
+                draw_faces(frame, numbers, boxes, probs, names, outputs.show_probs)
             if outputs.video:
-                writer = writer or open_video_writer(outputs.video, capture, frame)
+                writer = writer or open_video_writer(outputs.video, video_input.fps, frame)
                 writer.write(frame)
             if outputs.display:
-                draw_fps(frame, stats.frames / max(time.perf_counter() - started, 1e-6))
-                if show(frame):
+                draw_fps(frame, rate.tick())
+                if show(frame) & 0xFF in QUIT_KEYS:
                     break
-            if progress and index % 10 == 0:
-                progress.update(min(index + 1, total))
+            if progress:
+                progress.update(index + 1)
     finally:
+        frames.close()   # stops the worker before the capture goes
         stats.seconds = time.perf_counter() - started
-        capture.release()
+        stats.tracks = tracker.finish()
+        stats.corrupt_frames += video_input.corrupt_frames
+        stats.reconnects = video_input.reconnects
+        stats.ended_by = video_input.ended_by
+        video_input.release()
         if writer:
             writer.release()
         if log:
             log.close()
+        if progress:
+            progress.close()
         if outputs.display:
             cv2.destroyAllWindows()
-    if progress:
-        progress.update(total, finalize=True)
 
 
 def image_output_path(output, image_path, count):
@@ -398,7 +283,7 @@ def image_output_path(output, image_path, count):
 
 
 def run_images(source, recognizer, outputs, stats, stop=None):
-    """Label each image of the source; no smoothing (the images are unrelated)."""
+    """Label each image of the source; no tracking or smoothing (the images are unrelated)."""
     names = recognizer.class_names
     log = CsvLog(outputs.csv, names) if outputs.csv else None
     started = time.perf_counter()
@@ -407,15 +292,16 @@ def run_images(source, recognizer, outputs, stats, stop=None):
             if stop and stop.requested:
                 break
             boxes, probs = recognizer(image)
-            rows = stats.record(index, 0.0, boxes, probs, names)
+            numbers = list(range(1, len(boxes) + 1))
+            rows = stats.record(index, 0.0, numbers, boxes, probs, names)
             if log:
                 log.write(rows)
-            draw_faces(image, boxes, probs, names, outputs.show_probs)
+            draw_faces(image, numbers, boxes, probs, names, outputs.show_probs)
             if outputs.video:
                 target = image_output_path(outputs.video, path, len(source.target))
                 if not cv2.imwrite(str(target), image):
                     raise SourceError(f"cannot write image {target}")
-            if outputs.display and show(image, wait_ms=0):  # until a key: next image
+            if outputs.display and show_until_key(image, stop):
                 break
     finally:
         stats.seconds = time.perf_counter() - started
@@ -423,3 +309,12 @@ def run_images(source, recognizer, outputs, stats, stop=None):
             log.close()
         if outputs.display:
             cv2.destroyAllWindows()
+
+
+def show_until_key(image, stop):
+    """Show an image until a key (next image) or Ctrl-C; True when the user pressed q or Esc."""
+    while not (stop and stop.requested):
+        key = show(image, wait_ms=100)   # short waits: Ctrl-C is seen within 0.1 s
+        if key != -1:
+            return key & 0xFF in QUIT_KEYS
+    return True

@@ -1,18 +1,23 @@
 """Synthetic test footage: real FER-2013 faces pasted onto a 720p background.
 
-Used by the benchmarks and the end-to-end tests, so both know exactly where
-every face is (no network, no recorded video needed).
+Used by the benchmarks and the end-to-end tests, so both know exactly where every
+face is and which face it is (no network, no recorded video needed). Two kinds:
+- continuous: faces drift slowly; the number of faces cycles 1, 2, 3 each second,
+  the first face stays all along and the others come and go (a new face each time);
+- cuts (`cut_every` frames): a hard cut to a new background with new faces, in new
+  places and sizes, like a camera switch.
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 
-def background(width, height, seed=0):
+def background(width, height, seed=0, level=(60, 170)):
     """A textured grey background: a gradient plus smooth noise."""
     rng = np.random.default_rng(seed)
-    gradient = np.linspace(60, 170, width, dtype=np.float32)[np.newaxis, :].repeat(height, 0)
+    gradient = np.linspace(*level, width, dtype=np.float32)[np.newaxis, :].repeat(height, 0)
     noise = cv2.GaussianBlur(rng.normal(0, 25, (height, width)).astype(np.float32), (0, 0), 6)
     return np.clip(gradient + noise, 0, 255).astype(np.uint8)
 
@@ -36,38 +41,89 @@ def compose_frame(back, faces, boxes):
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
 
 
-def write_face_video(path, faces, frames=60, fps=30, width=1280, height=720, sizes=(200, 150, 120),
-                     faces_per_frame=(1, 2, 3)):
-    """Write a video of real faces; returns the ground-truth boxes of every frame.
+@dataclass
+class Footage:
+    boxes: list        # per frame: the true (x, y, w, h) of every face
+    faces: list        # per frame: the index (into the faces given) of every face
 
-    The number of faces cycles through `faces_per_frame`, changing every second.
-    """
-    back = background(width, height)
+
+def continuous_layout(index, fps, faces_per_frame, width, height, sizes):
+    """(boxes, face indices) of a continuous-footage frame."""
+    count = faces_per_frame[(index // fps) % len(faces_per_frame)]
+    cycle = index // (fps * len(faces_per_frame))
+    boxes = face_boxes(index, count, width, height, sizes)
+    # the first face stays; every later one is a new face each time it comes in
+    identities = [0 if i == 0 else i + len(faces_per_frame) * cycle for i in range(count)]
+    return boxes, identities
+
+
+def cut_layout(index, cut_every, width, height):
+    """(boxes, face indices, segment) of a frame of footage with a hard cut every `cut_every` frames."""
+    segment = index // cut_every
+    rng = np.random.default_rng(1000 + segment)
+    count = 1 + segment % 3
+    columns = rng.permutation(3)[:count]
+    boxes = []
+    for i, column in enumerate(columns):
+        size = int(rng.integers(110, 220))
+        x0 = int(column * width / 3 + rng.integers(40, width / 3 - size - 40))
+        y0 = int(rng.integers(20, height - size - 20))
+        x = x0 + int(30 * np.sin((index % cut_every) / 10 + i))
+        boxes.append((x, y0, size, size))
+    return boxes, [3 * segment + i for i in range(count)], segment
+
+
+def write_scene_video(path, faces, frames=60, fps=30, width=1280, height=720, sizes=(200, 150, 120),
+                      faces_per_frame=(1, 2, 3), cut_every=0):
+    """Write continuous footage (or, with `cut_every`, footage with hard cuts); returns its Footage."""
     codec = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix == ".avi" else "mp4v"))
     writer = cv2.VideoWriter(str(path), codec, fps, (width, height))
-    truth = []
+    backgrounds = {}
+    footage = Footage([], [])
     try:
         for index in range(frames):
-            count = faces_per_frame[(index // fps) % len(faces_per_frame)]
-            boxes = face_boxes(index, count, width, height, sizes)
-            chosen = [faces[(index // fps + i) % len(faces)] for i in range(count)]
-            writer.write(compose_frame(back, chosen, boxes))
-            truth.append(boxes)
+            if cut_every:
+                boxes, identities, segment = cut_layout(index, cut_every, width, height)
+                levels = ((40, 120), (90, 200), (150, 60))[segment % 3]
+                key = (segment, levels)
+            else:
+                boxes, identities = continuous_layout(index, fps, faces_per_frame, width, height, sizes)
+                key = (0, (60, 170))
+            if key not in backgrounds:
+                backgrounds = {key: background(width, height, seed=key[0], level=key[1])}
+            chosen = [faces[i % len(faces)] for i in identities]
+            writer.write(compose_frame(backgrounds[key], chosen, boxes))
+            footage.boxes.append(boxes)
+            footage.faces.append([i % len(faces) for i in identities])
     finally:
         writer.release()
-    return truth
+    return footage
+
+
+def write_face_video(path, faces, frames=60, fps=30, **kwargs):
+    """Write continuous footage of real faces; returns the true boxes of every frame."""
+    return write_scene_video(path, faces, frames, fps, **kwargs).boxes
+
+
+def load_labelled_faces(root, per_class=1, split="validation"):
+    """(faces, class indices): the first `per_class` clear (high-contrast) faces of each
+    class of a FER-2013 folder, one class after another, classes in folder order."""
+    faces, labels = [], []
+    classes = sorted(p for p in (Path(root) / split).iterdir() if p.is_dir())
+    for round_ in range(per_class):
+        for label, folder in enumerate(classes):
+            clear = [image for image in (cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+                                         for p in sorted(folder.iterdir())[:40 * per_class])
+                     if image is not None and image.std() > 40]
+            if len(clear) > round_:
+                faces.append(clear[round_])
+                labels.append(label)
+    return faces, labels
 
 
 def load_fer_faces(root, count=12, split="validation"):
-    """Clear (high-contrast) faces from a FER-2013 folder, one class after another."""
-    faces = []
-    classes = sorted(p for p in (Path(root) / split).iterdir() if p.is_dir())
-    for folder in classes:
-        for path in sorted(folder.iterdir())[:20]:
-            image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-            if image is not None and image.std() > 40:
-                faces.append(image)
-                break
+    """`count` clear faces from a FER-2013 folder, one class after another (repeated if needed)."""
+    faces, _ = load_labelled_faces(root, split=split)
     while len(faces) < count and faces:
         faces += faces
     return faces[:count]
@@ -75,5 +131,5 @@ def load_fer_faces(root, count=12, split="validation"):
 
 def match_detections(truth, detections, min_iou=0.3):
     """How many ground-truth boxes a detection overlaps by at least `min_iou`."""
-    from video import iou
+    from detection import iou
     return sum(any(iou(t, d) >= min_iou for d in detections) for t in truth)

@@ -21,11 +21,12 @@ sys.path.insert(0, str(ROOT))
 def child(data_root, batch_size, steps):
     import keras
     import data
+    from batches import TrainingBatches
     from model import build_model, choose_precision
     dataset = data.load_dataset(data_root)
     keras.config.set_dtype_policy(choose_precision("auto"))
     model = build_model(len(dataset.class_names), label_smoothing=0.1)
-    batches = data.TrainingBatches(dataset.train, batch_size, augment="on")
+    batches = TrainingBatches(dataset.train, batch_size, augment="on")
     model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(f"PEAK_MIB {peak_kib / 1024:.0f} {model.dtype_policy.name}")

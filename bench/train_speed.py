@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 
 def images_per_second(split, policy, augment, batch_size, steps, warmup=5):
     import keras
-    from data import TrainingBatches
+    from batches import TrainingBatches
     from model import build_model
     keras.config.set_dtype_policy(policy)
     model = build_model(num_classes=len(split.class_names), label_smoothing=0.1)

@@ -1,27 +1,60 @@
-"""Frames per second of the recognition pipeline on a 720p video with 1-3 real faces.
+"""Speed, detection and accuracy of the app against plain Haar, on two 720p videos of real faces.
 
-    python bench/video_fps.py [--frames 240] [--data ../shared/data/fer2013]
+    python bench/video_fps.py [--frames 450] [--data ../shared/data/fer2013]
+    python bench/video_fps.py --sweep "--scan-every 5" "--runtime litert"   # extra main.py rows
 
-Makes its own test video (FER-2013 faces pasted onto a background, positions
-known), then times (a) decoding alone, (b) a straightforward loop: full-frame
-Haar with default parameters and one `model.predict` call per face, as tutorials
-do, and (c) main.py's pipeline, headless, writing the CSV. Prints frames per
-second, detection recall against the known faces, and the ratios.
+Makes its own videos (FER-2013 faces pasted onto a background; every face's place
+and class known): continuous footage with 1-3 faces coming and going, and footage
+with a hard cut to new faces every half second. For each it runs, one after the other:
+  decode      decoding alone
+  haar        plain full-frame Haar, OpenCV's defaults, full resolution, no model
+  tutorial    full-frame Haar (1.1, 5) and one Keras `model.predict` per face (first 150 frames)
+  v1          the app before tracking: 640-px Haar on every frame, all faces classified
+              in one Keras batch, no light fix (in-process, no start-up)
+  main.py     `python main.py --source VIDEO --csv F --no-display` (whole process,
+              start-up included), and again with --smooth 0
+and, with --sweep, main.py again with other options (one row each). It prints
+frames per second, recall (true faces found), false boxes per frame,
+accuracy on found faces (label = the face's FER-2013 class), label flicker (label
+changes per track-second, main.py only) and main.py's speed over plain Haar.
 """
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 
-from bench.scene import load_fer_faces, match_detections, write_face_video  # noqa: E402
+from bench.scene import load_labelled_faces, write_scene_video  # noqa: E402
+from detection import iou  # noqa: E402
+
+CASCADE = ROOT / "haarcascade_frontalface_default.xml"
+
+
+def score(footage, labels, detections):
+    """recall, false boxes per frame, accuracy on found faces, from per-frame [(box, label or None)]."""
+    found = right = false = faces = 0
+    frames = len(detections)
+    for boxes, identities, frame in zip(footage.boxes, footage.faces, detections):
+        faces += len(boxes)
+        used = set()
+        for box, identity in zip(boxes, identities):
+            overlaps = [(iou(box, d), j) for j, (d, _) in enumerate(frame) if j not in used]
+            best = max(overlaps, default=(0, None))
+            if best[0] >= 0.3:
+                used.add(best[1])
+                found += 1
+                right += frame[best[1]][1] == labels[identity]
+        false += len(frame) - len(used)
+    return found / faces, false / frames, right / max(found, 1)
 
 
 def decode_only(path):
@@ -29,67 +62,142 @@ def decode_only(path):
     frames, start = 0, time.perf_counter()
     while capture.read()[0]:
         frames += 1
-    return frames / (time.perf_counter() - start)
+    return frames / (time.perf_counter() - start), None
 
 
-def straightforward(path, model, cascade_path, truth):
-    """Full-resolution Haar and one predict() per face: the tutorial loop."""
-    from data import preprocess_face
-    cascade = cv2.CascadeClassifier(str(cascade_path))
+def timed_run(path, label_frame, limit=None):
+    """(frames per second, per-frame [(box, label)]) of `label_frame` over the video's frames."""
     capture = cv2.VideoCapture(str(path))
-    found = frames = 0
-    start = time.perf_counter()
-    while True:
+    detections, start = [], time.perf_counter()
+    while limit is None or len(detections) < limit:
         ok, frame = capture.read()
         if not ok:
             break
+        detections.append(label_frame(frame))
+    return len(detections) / (time.perf_counter() - start), detections
+
+
+def plain_haar(path):
+    """OpenCV's defaults at full resolution, no model."""
+    cascade = cv2.CascadeClassifier(str(CASCADE))
+    return timed_run(path, lambda frame: [(tuple(b), None) for b in
+                                          cascade.detectMultiScale(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))])
+
+
+def tutorial(path, model, frames=150):
+    """Full-resolution Haar and one predict() per face: the loop of most tutorials.
+    Its first `frames` frames only: at about 2 frames/s it would dominate the benchmark."""
+    from data import preprocess_face
+    cascade = cv2.CascadeClassifier(str(CASCADE))
+
+    def label_frame(frame):
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        boxes = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5)
-        for x, y, w, h in boxes:
-            model.predict(preprocess_face(gray[y:y + h, x:x + w])[None], verbose=0)
-        found += match_detections(truth[frames], boxes)
-        frames += 1
-    return frames / (time.perf_counter() - start), found
+        found = []
+        for x, y, w, h in cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5):
+            p = model.predict(preprocess_face(gray[y:y + h, x:x + w])[None], verbose=0)
+            found.append(((x, y, w, h), int(np.argmax(p))))
+        return found
+    return timed_run(path, label_frame, frames)
 
 
-def pipeline(path, model, class_names, cascade_path, truth, csv_path):
-    """main.py's pipeline with its default settings, headless, writing the CSV."""
-    from video import FaceDetector, Outputs, Recognizer, RunStats, parse_source, run_stream
-    recognizer = Recognizer(FaceDetector(cascade_path), model, class_names)
-    stats = RunStats(keep_rows=True)
-    run_stream(parse_source(path), recognizer, Outputs(csv=csv_path, progress=False), stats)
-    boxes_by_frame = {}
-    for row in stats.rows:
-        boxes_by_frame.setdefault(row[0], []).append(tuple(row[3:7]))
-    found = sum(match_detections(t, boxes_by_frame.get(i, [])) for i, t in enumerate(truth))
-    return stats.fps, found
+def previous_app(path, model, class_names):
+    """The app before tracking: 640-px detection (1.15, 4) on every frame, one Keras batch
+    per frame, no light fix."""
+    from detection import FaceDetector
+    from video import Recognizer
+    recognizer = Recognizer(FaceDetector(CASCADE, scale_factor=1.15, min_neighbors=4), model, class_names,
+                            light_fix="none")
+
+    def label_frame(frame):
+        boxes, probs = recognizer(frame)
+        return [(tuple(b), int(np.argmax(p))) for b, p in zip(boxes, probs)]
+    return timed_run(path, label_frame)
+
+
+def app(path, csv_path, frames, class_names, *options):
+    """main.py as a user runs it: whole process; returns (fps, detections, flicker)."""
+    import pandas as pd
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(ROOT / "main.py"), "--source", str(path), "--csv", str(csv_path),
+                    "--no-display", *options], check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    table = pd.read_csv(csv_path)
+    detections = [[] for _ in range(frames)]
+    for row in table.itertuples(index=False):
+        detections[row.frame].append(((row.x, row.y, row.w, row.h), class_names.index(row.label)))
+    return frames / seconds, detections, flicker(table)
+
+
+def flicker(table, fps_in=30.0):
+    """Label changes per track-second: how often a tracked face's shown label flips."""
+    changes = seconds = 0.0
+    for _, rows in table.sort_values("frame").groupby("face"):
+        changes += (rows["label"].to_numpy()[1:] != rows["label"].to_numpy()[:-1]).sum()
+        seconds += len(rows) / fps_in
+    return changes / max(seconds, 1e-9)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--frames", type=int, default=240, help="length of the test video")
+    parser.add_argument("--frames", type=int, default=450, help="length of each test video (30 fps)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5")
+    parser.add_argument("--sweep", nargs="*", default=[], metavar="OPTIONS",
+                        help="more main.py runs, each with these options (quoted, one string a run)")
     args = parser.parse_args()
+    from quiet import import_keras_quietly
+    import_keras_quietly()
     from model import load_trained_model
     model, class_names = load_trained_model(args.model)
-    cascade = ROOT / "haarcascade_frontalface_default.xml"
+    faces, labels = load_labelled_faces(args.data, per_class=4)
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        video = Path(tmp) / "faces720p.mp4"
-        truth = write_face_video(video, load_fer_faces(args.data), frames=args.frames)
-        faces = sum(len(t) for t in truth)
-        print(f"test video: {args.frames} frames, 1280x720, {faces} faces (1-3 per frame)")
-        decode_fps = decode_only(video)
-        simple_fps, simple_found = straightforward(video, model, cascade, truth)
-        fast_fps, fast_found = pipeline(video, model, class_names, cascade, truth, Path(tmp) / "f.csv")
-    print(f"(a) decoding alone:                         {decode_fps:8.1f} fps")
-    print(f"(b) full-frame Haar + predict() per face:   {simple_fps:8.1f} fps   "
-          f"recall {simple_found}/{faces} = {simple_found / faces:.1%}")
-    print(f"(c) main.py pipeline (headless, --csv):     {fast_fps:8.1f} fps   "
-          f"recall {fast_found}/{faces} = {fast_found / faces:.1%}")
-    print(f"(c)/(b) speed-up: {fast_fps / simple_fps:.1f}x   (c)/(a) share of decode speed: "
-          f"{fast_fps / decode_fps:.1%}")
+        for name, cut_every in (("continuous", 0), ("cuts", 15)):
+            video = Path(tmp) / f"{name}.mp4"
+            footage = write_scene_video(video, faces, frames=args.frames, cut_every=cut_every)
+            count = sum(len(b) for b in footage.boxes)
+            print(f"{name}: {args.frames} frames of 1280x720 at 30 fps, {count} faces"
+                  + (f", a cut every {cut_every} frames" if cut_every else ""), flush=True)
+            csv_path = Path(tmp) / "faces.csv"
+            rows = {
+                "decode": decode_only(video) + (None,),
+                "haar": plain_haar(video) + (None,),
+                "tutorial": tutorial(video, model) + (None,),
+                "v1": previous_app(video, model, class_names) + (None,),
+                "main.py": app(video, csv_path, args.frames, class_names),
+                "main.py --smooth 0": app(video, csv_path, args.frames, class_names, "--smooth", "0"),
+            }
+            for options in args.sweep:
+                rows[f"main.py {options}"] = app(video, csv_path, args.frames, class_names, *options.split())
+            results[name] = {row: (fps, None if found is None else score(footage, labels, found), flicker_)
+                             for row, (fps, found, flicker_) in rows.items()}
+    print_table(results)
+
+
+def print_table(results):
+    names = list(results)
+    print(f"\n{'':28}" + "".join(f"{n:>47}" for n in names))
+    print(f"{'':28}" + "".join(f"{'fps':>9}{'recall':>9}{'false/fr':>10}{'accuracy':>10}{'flicker':>9}"
+                               for _ in names))
+    for row in results[names[0]]:
+        line = f"{row:28}"
+        for name in names:
+            fps, scores, flicker_ = results[name][row]
+            line += f"{fps:9.1f}"
+            if scores is None:
+                line += " " * 38
+                continue
+            recall, false, accuracy = scores
+            line += f"{recall:9.1%}{false:10.3f}" + (f"{accuracy:10.1%}" if row != "haar" else " " * 10)
+            line += f"{flicker_:9.2f}" if flicker_ is not None else " " * 9
+        print(line)
+    print()
+    for name in names:
+        app_fps = results[name]["main.py"][0]
+        print(f"{name}: main.py / plain Haar = {app_fps / results[name]['haar'][0]:.1f}x, "
+              f"main.py / tutorial = {app_fps / results[name]['tutorial'][0]:.1f}x, "
+              f"main.py / v1 = {app_fps / results[name]['v1'][0]:.1f}x")
 
 
 if __name__ == "__main__":

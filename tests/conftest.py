@@ -53,7 +53,8 @@ def app_model(tmp_path_factory):
 
     The app's tests check the pipeline (boxes, rows, files), not the labels' accuracy.
     """
-    from model import build_model, load_class_names, save_trained_model
+    from model import build_model, save_trained_model
+    from runtime import load_class_names
     if SHIPPED_MODEL.is_file():
         return SHIPPED_MODEL, load_class_names(SHIPPED_MODEL)
     names = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]

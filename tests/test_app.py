@@ -37,7 +37,11 @@ def test_video_end_to_end_csv_matches_known_faces(tmp_path, fer_faces, app_model
                       "--smooth", "--no-display")
     assert result.returncode == 0, result.stderr
     assert "frames: 45" in result.stdout and "emotions:" in result.stdout
+    assert "tracks:" in result.stdout and "\n  #1 " in result.stdout
     table = pd.read_csv(tmp_path / "f.csv")
+    assert table["face"].min() == 1     # track numbers
+    first = table[table["frame"] == 0]
+    assert (table.loc[table["x"] < first["x"].min() + 100, "face"] == 1).all()   # the first face stays #1
     assert list(table.columns) == csv_header(names)
     np.testing.assert_allclose(table[names].sum(axis=1), 1.0, atol=1e-3)
     assert (table["label"] == table[names].idxmax(axis=1)).all()

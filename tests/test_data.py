@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import data
+from batches import TrainingBatches
 from conftest import make_dataset
 
 
@@ -99,7 +100,7 @@ def test_warp_face_without_change_or_with_only_a_flip_is_exact():
 
 def test_training_batches_shuffle_every_epoch_and_cover_all_images(pattern_dataset):
     split = data.load_split(pattern_dataset / "train")
-    batches = data.TrainingBatches(split, batch_size=32, augment="on", seed=3,
+    batches = TrainingBatches(split, batch_size=32, augment="on", seed=3,
                                    class_weights=[1.0, 2.0, 3.0])
     assert len(batches) == 4
     x, y, w = batches[0]
@@ -113,9 +114,9 @@ def test_training_batches_shuffle_every_epoch_and_cover_all_images(pattern_datas
 
 def test_augmentation_strengths_off_light_on_change_faces_more_and_more(pattern_dataset):
     split = data.load_split(pattern_dataset / "train")
-    batch = {strength: data.TrainingBatches(split, batch_size=32, augment=strength, seed=3)[0][0]
+    batch = {strength: TrainingBatches(split, batch_size=32, augment=strength, seed=3)[0][0]
              for strength in ("off", "light", "on")}
-    rows = data.TrainingBatches(split, batch_size=32, seed=3).order[:32]
+    rows = TrainingBatches(split, batch_size=32, seed=3).order[:32]
     np.testing.assert_array_equal(batch["off"], split.x[rows])
     change = {strength: np.abs(batch[strength] - batch["off"]).mean() for strength in ("light", "on")}
     assert 0 < change["light"] < change["on"]

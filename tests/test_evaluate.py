@@ -8,7 +8,8 @@ import pytest
 import evaluate
 from conftest import ROOT, SHIPPED_MODEL, make_dataset
 from data import load_split, preprocess_face
-from model import build_model, load_trained_model, predict_proba, save_trained_model
+from model import build_model, load_trained_model, save_trained_model
+from runtime import predict_proba
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import data
-from model import (build_model, choose_precision, labels_path, load_trained_model, predict_proba,
+from runtime import labels_path, predict_proba
+from model import (build_model, choose_precision, load_trained_model,
                    recalibrate_batchnorm, save_trained_model, to_float32)
 
 

@@ -6,22 +6,26 @@ import pandas as pd
 import pytest
 
 import train
-from model import load_trained_model, predict_proba
+from model import load_trained_model
+from runtime import choose_runtime, predict_proba
 from conftest import make_dataset
 from data import load_split
 
 
-def run_train(dataset, output, *extra):
+def run_train(dataset, output, *extra, litert=False):
+    """A short training run; the LiteRT export (~30 s) only where a test asks for it."""
     return train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "16",
-                       "--mixed-precision", "off", *extra])
+                       "--mixed-precision", "off", *extra] + ([] if litert else ["--no-litert"]))
 
 
 def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp_path, capsys):
     output = tmp_path / "out" / "m.h5"
-    assert run_train(pattern_dataset, output, "--epochs", "2") == 0
+    assert run_train(pattern_dataset, output, "--epochs", "2", litert=True) == 0
     paths = train.artefact_paths(output)
-    for name in ("model", "labels", "history", "curves", "classes", "resume"):
+    for name in ("model", "labels", "history", "curves", "classes", "resume", "litert", "litert-int8"):
         assert paths[name].is_file(), name
+    assert choose_runtime(output) == "litert-int8"   # both twins carry this .h5's fingerprint
+    assert choose_runtime(output, "litert") == "litert"
     assert json.loads(paths["labels"].read_text())["class_names"] == ["disc", "horizontal", "vertical"]
     history = pd.read_csv(paths["history"])
     assert history["epoch"].tolist() == [0, 1]
@@ -47,7 +51,7 @@ def test_model_learns_a_separable_set_well_above_chance(tmp_path):
     dataset = make_dataset(tmp_path / "patterns", per_class=(60, 20))
     output = tmp_path / "m.h5"
     assert train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "8",
-                       "--epochs", "5", "--mixed-precision", "off"]) == 0
+                       "--epochs", "5", "--mixed-precision", "off", "--no-litert"]) == 0
     model, names = load_trained_model(output)
     validation = load_split(dataset / "validation", names)
     accuracy = (predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean()
@@ -75,7 +79,7 @@ def test_ctrl_c_keeps_the_best_model_and_the_history(pattern_dataset, tmp_path):
     paths = train.artefact_paths(output)
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(pattern_dataset),
                                 "--output", str(output), "--epochs", "500", "--batch-size", "16",
-                                "--mixed-precision", "off"],
+                                "--mixed-precision", "off", "--no-litert"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while time.time() < deadline and not paths["history"].is_file():

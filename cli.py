@@ -1,0 +1,50 @@
+"""Command-line plumbing shared by the entry scripts: a parser whose errors are one line,
+and argument types that reject out-of-range numbers before any work starts."""
+import argparse
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with defaults shown in --help and a one-line error (exit 2) instead of usage + error."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def number(kind, low=None, high=None, low_open=False, high_open=False):
+    """An argparse type: `kind` (int or float) within [low, high]; '(' or ')' ends with *_open."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {describe()}")
+        return value
+
+    def describe():
+        if high is None:
+            return f"must be {'>' if low_open else '>='} {low}"
+        if low is None:
+            return f"must be {'<' if high_open else '<='} {high}"
+        return f"must be in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+    parse.__name__ = kind.__name__   # argparse names the type in its messages
+    return parse
+
+
+def positive(kind):
+    return number(kind, 0, low_open=True)
+
+
+def non_negative(kind):
+    return number(kind, 0)

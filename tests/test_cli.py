@@ -1,0 +1,42 @@
+"""Every numeric option is checked before any work starts: one line on stderr, exit 2."""
+import pytest
+
+import evaluate
+import main
+import train
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    (main, ["--min-neighbors", "-1"], "--min-neighbors"),
+    (main, ["--min-face-size", "-10"], "--min-face-size"),
+    (main, ["--detect-width", "-1"], "--detect-width"),
+    (main, ["--detect-width", "50"], "--detect-width"),
+    (main, ["--scale-factor", "1"], "--scale-factor"),
+    (main, ["--smooth", "1.5"], "--smooth"),
+    (main, ["--scan-every", "0"], "--scan-every"),
+    (main, ["--reconnect", "-1"], "--reconnect"),
+    (main, ["--scale-factor", "nan"], "--scale-factor"),
+    (train, ["--learning-rate", "-1"], "--learning-rate"),
+    (train, ["--epochs", "0"], "--epochs"),
+    (train, ["--batch-size", "0"], "--batch-size"),
+    (train, ["--dropout", "1"], "--dropout"),
+    (train, ["--label-smoothing", "-0.1"], "--label-smoothing"),
+    (train, ["--patience", "0"], "--patience"),
+    (train, ["--average-from", "-2"], "--average-from"),
+    (train, ["--seed", "x"], "--seed"),
+    (evaluate, ["--data", ".", "--low-light", "0"], "--low-light"),
+    (evaluate, ["--data", ".", "--low-light", "1.5"], "--low-light"),
+])
+def test_out_of_range_numbers_are_one_line_errors(capsys, script, argv, message):
+    with pytest.raises(SystemExit) as stop:
+        script.parse_args(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_numbers_in_range_are_accepted():
+    args = main.parse_args(["--min-neighbors", "0", "--detect-width", "0", "--smooth", "0", "--reconnect", "0"])
+    assert (args.min_neighbors, args.detect_width, args.smooth, args.reconnect) == (0, 0, 0.0, 0.0)
+    assert main.parse_args(["--smooth"]).smooth == main.DEFAULT_SMOOTH
+    assert train.parse_args(["--learning-rate", "1e-4", "--dropout", "0"]).learning_rate == 1e-4

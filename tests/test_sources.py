@@ -1,0 +1,111 @@
+"""Streams that drop, cameras that go away and sources that never open."""
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pandas as pd
+
+import main
+import sources
+from conftest import ROOT
+from video import Outputs, RunStats, run_stream
+
+
+class FakeCapture:
+    """Delivers `count` frames, then fails like an unplugged camera or a dropped stream."""
+
+    def __init__(self, count):
+        self.count = count
+
+    def read(self):
+        if self.count <= 0:
+            return False, None
+        self.count -= 1
+        return True, np.full((120, 160, 3), 90, np.uint8)
+
+    def get(self, prop):
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def isOpened(self):
+        return True
+
+    def release(self):
+        pass
+
+
+def scripted_opener(*captures):
+    """An opener that hands out the given captures in turn; None stands for a failed open."""
+    queue = list(captures)
+
+    def open_next(source):
+        capture = queue.pop(0) if queue else None
+        if capture is None:
+            raise sources.SourceError(f"cannot open stream {source.target}")
+        return capture
+    return open_next
+
+
+def test_a_dropped_stream_is_reopened_and_counted(capsys):
+    stream = sources.Source("stream", "rtsp://camera.invalid/live")
+    frames = sources.VideoInput(stream, reconnect=2.0,
+                                opener=scripted_opener(FakeCapture(3), None, FakeCapture(2)))
+    started = time.monotonic()
+    assert len(list(frames.frames())) == 5
+    assert frames.reconnects == 1
+    assert time.monotonic() - started < 6    # bounded: gave up about 2 s after the second drop
+    assert "no reconnection within 2 s" in capsys.readouterr().err
+    assert frames.ended_by == "stream stopped delivering frames"
+
+
+def test_without_reconnect_a_dropped_stream_just_ends():
+    stream = sources.Source("stream", "rtsp://camera.invalid/live")
+    frames = sources.VideoInput(stream, reconnect=0, opener=scripted_opener(FakeCapture(3), FakeCapture(9)))
+    assert len(list(frames.frames())) == 3 and frames.reconnects == 0
+
+
+def test_a_camera_unplugged_mid_run_ends_cleanly_with_everything_written(tmp_path):
+    class Detector:
+        def detect(self, gray):
+            return np.array([[10, 10, 60, 60]])
+
+        def detect_near(self, gray, box):
+            return tuple(box)
+
+    class Recognizer:
+        class_names = ["a", "b"]
+        detector = Detector()
+
+        def classify(self, gray, boxes):
+            return np.tile([[0.25, 0.75]], (len(boxes), 1))
+
+    stats = RunStats()
+    out = tmp_path / "out.avi"
+    run_stream(sources.Source("camera", 0), Recognizer(), Outputs(csv=tmp_path / "f.csv", video=out,
+                                                                  progress=False), stats,
+               opener=scripted_opener(FakeCapture(7)))
+    assert stats.frames == 7 and stats.ended_by == "camera stopped delivering frames"
+    table = pd.read_csv(tmp_path / "f.csv")
+    assert len(table) == 7 and (table["face"] == 1).all() and (table["label"] == "b").all()
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+
+
+def run_app(*args):
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args, "--no-display"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_missing_camera_prints_our_line_and_nothing_from_opencv():
+    result = run_app("--source", "7")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: cannot open camera 7"
+
+
+def test_a_stream_that_never_opens_fails_fast_with_one_line():
+    started = time.monotonic()
+    result = run_app("--source", "http://127.0.0.1:9/live.mjpg")   # nothing listens on port 9
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: cannot open stream http://127.0.0.1:9/live.mjpg"
+    assert time.monotonic() - started < 30

@@ -1,0 +1,95 @@
+"""Faces become tracks: numbers that stay with a person, new numbers for new people and after a cut."""
+import cv2
+import numpy as np
+import pytest
+
+from bench.scene import background
+from conftest import ROOT
+from detection import FaceDetector
+from tracking import FaceTracker, SceneChange, Track
+
+
+def paste(back, faces, boxes):
+    frame = back.copy()
+    for face, (x, y, w, h) in zip(faces, boxes):
+        frame[y:y + h, x:x + w] = cv2.resize(face, (w, h), interpolation=cv2.INTER_CUBIC)
+    return frame
+
+
+def track_numbers(frames, scan_every=10):
+    """For each grey frame, {track number: box} of the live tracks."""
+    tracker = FaceTracker(FaceDetector(ROOT / "haarcascade_frontalface_default.xml"), scan_every=scan_every)
+    return [{t.number: t.box for t in tracker.update(frame, i / 30)} for i, frame in enumerate(frames)]
+
+
+def test_a_face_moving_across_the_picture_keeps_one_number(fer_faces):
+    back = background(960, 540)
+    frames = [paste(back, fer_faces[:1], [(40 + 12 * i, 150 + i, 180, 180)]) for i in range(60)]
+    seen = track_numbers(frames)
+    numbers = {n for frame in seen for n in frame}
+    assert numbers == {1}
+    assert sum(len(frame) == 1 for frame in seen) >= 55   # found nearly all the way
+
+
+def test_two_faces_side_by_side_keep_their_numbers(fer_faces):
+    back = background(960, 540)
+    frames = [paste(back, fer_faces[:2], [(80 + 3 * i, 150, 170, 170), (560 - 3 * i, 170, 150, 150)])
+              for i in range(40)]
+    seen = track_numbers(frames)
+    left = {n for frame in seen for n, box in frame.items() if box[0] < 400}
+    right = {n for frame in seen for n, box in frame.items() if box[0] >= 400}
+    assert len(left) == 1 and len(right) == 1 and left != right
+
+
+def test_a_cut_starts_new_numbers_and_numbers_are_never_reused(fer_faces):
+    first = [paste(background(960, 540, seed=1, level=(40, 120)), fer_faces[:2],
+                   [(60, 100, 180, 180), (500, 150, 160, 160)])] * 15
+    second = [paste(background(960, 540, seed=2, level=(150, 60)), fer_faces[2:4],
+                    [(120, 200, 170, 170), (600, 80, 190, 190)])] * 15
+    seen = track_numbers(first + second, scan_every=100)   # only the cut can trigger the new scan
+    before = {n for frame in seen[:15] for n in frame}
+    after = {n for frame in seen[15:] for n in frame}
+    assert len(before) == 2 and len(after) == 2
+    assert min(after) > max(before)
+
+
+def test_a_face_that_leaves_ends_its_track_after_two_missed_frames(fer_faces):
+    back = background(960, 540)
+    present = [paste(back, fer_faces[:1], [(100, 150, 180, 180)])] * 10
+    seen = track_numbers(present + [back] * 5 + present, scan_every=3)
+    assert all(1 in frame for frame in seen[:10])
+    assert all(not frame for frame in seen[13:15])          # kept its box for at most 2 frames
+    assert set(seen[-1]) == {2}                             # back again: a new number
+
+
+def test_scene_change_tells_a_cut_from_a_moving_face():
+    change = SceneChange()
+    back = background(320, 180, seed=1)
+    assert change.check(back, []) == (True, True)            # the first frame: scan
+    moved = back.copy()
+    moved[50:90, 100:140] = 255                              # something new outside any face
+    assert change.check(back, []) == (False, False)
+    assert change.check(moved, []) == (False, True)
+    assert change.check(moved, []) == (False, False)
+    assert change.check(255 - moved, []) == (True, True)    # a cut
+
+
+def test_track_smoothing_averages_its_own_past_only():
+    names = ["a", "b", "c"]
+    track = Track(1, (0, 0, 10, 10), 0.0, 0.0)
+    np.testing.assert_allclose(track.observe(np.array([1.0, 0.0, 0.0]), 0.0, names, smooth=0.5), [1, 0, 0])
+    np.testing.assert_allclose(track.observe(np.array([0.0, 1.0, 0.0]), 0.1, names, smooth=0.5), [.5, .5, 0])
+    fresh = Track(2, (50, 0, 10, 10), 0.1, 0.1)
+    np.testing.assert_allclose(fresh.observe(np.array([0.0, 0.0, 1.0]), 0.1, names, smooth=0.5), [0, 0, 1])
+    assert (track.frames, track.last_time, track.dominant) == (2, 0.1, "a")
+    unsmoothed = Track(3, (0, 0, 10, 10), 0.0, 0.0)
+    unsmoothed.observe(np.array([1.0, 0.0, 0.0]), 0.0, names)
+    np.testing.assert_allclose(unsmoothed.observe(np.array([0.0, 1.0, 0.0]), 0.1, names), [0, 1, 0])
+
+
+@pytest.mark.parametrize("missing", ["left", "top"])
+def test_detect_near_gives_none_for_a_box_outside_the_frame(missing):
+    detector = FaceDetector(ROOT / "haarcascade_frontalface_default.xml")
+    gray = background(320, 180)
+    box = (-500, 10, 100, 100) if missing == "left" else (10, -500, 100, 100)
+    assert detector.detect_near(gray, box) is None

@@ -1,0 +1,143 @@
+"""Faces followed from frame to frame: each is a Track with a number that stays the same
+while that person stays in view.
+
+Full-frame detection is the expensive step (about 26 ms on a 720p frame), so it runs
+only every `scan_every` frames, and at once when the picture changes: a cut (most of
+a small grey copy changes) ends every track, and a change outside the known faces
+(someone coming in) asks for a scan. In between, each track is looked for near its
+last box at its own scale (1-4 ms). A face missed for up to `max_missed` frames in
+a row keeps its last box; missed longer, its track ends. Numbers are never reused
+within a run.
+"""
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from detection import iou
+
+CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
+
+
+@dataclass
+class Track:
+    number: int
+    box: tuple
+    first_time: float
+    last_time: float
+    missed: int = 0
+    frames: int = 0
+    probs: np.ndarray = None           # this frame's (smoothed) probabilities
+    label_counts: dict = field(default_factory=dict)
+
+    def observe(self, probs, time_s, class_names, smooth=0.0):
+        """Take this frame's probabilities, averaged with the past by `smooth` (0: off)."""
+        if self.probs is not None and smooth > 0:
+            probs = smooth * self.probs + (1 - smooth) * probs
+        self.probs = np.asarray(probs, np.float32)
+        self.frames += 1
+        self.last_time = time_s
+        label = class_names[int(np.argmax(self.probs))]
+        self.label_counts[label] = self.label_counts.get(label, 0) + 1
+        return self.probs
+
+    @property
+    def dominant(self):
+        return max(self.label_counts, key=self.label_counts.get) if self.label_counts else None
+
+
+class SceneChange:
+    """Compares a small grey copy of each frame with the previous one.
+
+    cut: the mean absolute difference is above `cut_level` (grey levels), as at a
+    hard cut or a camera switch. elsewhere: some block outside the known faces
+    changed by more than `block_level` on average, as when a face comes in.
+    """
+
+    def __init__(self, cut_level=30.0, block_level=25.0, blocks=(32, 18)):
+        self.cut_level, self.block_level, self.blocks = cut_level, block_level, blocks
+        self.previous = None
+
+    def check(self, gray, boxes):
+        """(cut, changed elsewhere) for this frame, given the boxes of the known faces."""
+        small = cv2.resize(gray, CHANGE_SIZE, interpolation=cv2.INTER_AREA).astype(np.int16)
+        previous, self.previous = self.previous, small
+        if previous is None:
+            return True, True
+        difference = np.abs(small - previous).astype(np.uint8)
+        if difference.mean() > self.cut_level:
+            return True, True
+        sx, sy = CHANGE_SIZE[0] / gray.shape[1], CHANGE_SIZE[1] / gray.shape[0]
+        for x, y, w, h in boxes:   # a tracked face moving is not news
+            difference[max(0, int((y - h / 4) * sy)):int((y + 1.25 * h) * sy) + 1,
+                       max(0, int((x - w / 4) * sx)):int((x + 1.25 * w) * sx) + 1] = 0
+        block_means = cv2.resize(difference, self.blocks, interpolation=cv2.INTER_AREA)
+        return False, bool(block_means.max() > self.block_level)
+
+
+class FaceTracker:
+    """Turns frames into live tracks."""
+
+    def __init__(self, detector, scan_every=10, max_missed=2, match_iou=0.3, rescans_after_cut=1):
+        self.detector = detector
+        self.rescans_after_cut = rescans_after_cut
+        self.rescans = 0
+        self.scan_every, self.max_missed, self.match_iou = scan_every, max_missed, match_iou
+        self.change = SceneChange()
+        self.tracks = []       # live tracks
+        self.every_track = []  # every track of the run, for the summary
+        self.next_number = 1
+        self.since_scan = 0
+        self.scans = 0
+
+    def update(self, gray, time_s):
+        """Find this frame's faces; returns the live tracks, each with its box for this frame."""
+        cut, elsewhere = self.change.check(gray, [t.box for t in self.tracks])
+        if cut:
+            self._end(self.tracks)
+            self.rescans = self.rescans_after_cut
+        elif self.rescans:
+            # Whether Haar finds a face varies from frame to frame: a new scene is scanned again
+            # on its next frames, so that a face missed once is not missed for a whole scan period.
+            self.rescans -= 1
+            elsewhere = True
+        scan = cut or elsewhere or self.since_scan + 1 >= self.scan_every
+        unmatched = list(self.tracks)
+        if scan:
+            self.since_scan, self.scans = 0, self.scans + 1
+            for box in self.detector.detect(gray):
+                box = tuple(int(v) for v in box)
+                match = max(unmatched, key=lambda t: iou(box, t.box), default=None)
+                if match is not None and iou(box, match.box) >= self.match_iou:
+                    unmatched.remove(match)
+                    match.box, match.missed = box, 0
+                elif not any(iou(box, t.box) >= self.match_iou for t in self.tracks):
+                    self.tracks.append(Track(self.next_number, box, time_s, time_s))
+                    self.every_track.append(self.tracks[-1])
+                    self.next_number += 1
+        else:
+            self.since_scan += 1
+        for track in unmatched:
+            box = self.detector.detect_near(gray, track.box)
+            if box is None:
+                track.missed += 1
+            else:
+                track.box, track.missed = box, 0
+        self._end([t for t in self.tracks if t.missed > self.max_missed])
+        self._drop_duplicates()
+        return list(self.tracks)
+
+    def _drop_duplicates(self):
+        """Two tracks that converged on one face: the younger one goes."""
+        for track in sorted(self.tracks, key=lambda t: t.number, reverse=True):
+            if any(other.number < track.number and iou(track.box, other.box) >= 0.5
+                   for other in self.tracks):
+                self._end([track])
+
+    def _end(self, tracks):
+        for track in list(tracks):
+            self.tracks.remove(track)
+
+    def finish(self):
+        """Every track of the run that was labelled at least once, by number."""
+        return [track for track in self.every_track if track.frames]
