@@ -17,12 +17,12 @@ from detection import FaceDetector
 from interrupt import StopRequest, run_main
 from runtime import RUNTIMES, load_classifier
 from sources import SourceError, parse_source, silence_opencv
+from tracking import SCAN_EVERY
 from video import Outputs, Recognizer, RunStats, csv_header, has_display, run_images, run_stream
 
 ROOT = Path(__file__).parent
-DEFAULT_SMOOTH = 0.6   # README, Tracking: cuts label flicker, accuracy unchanged
+DEFAULT_SMOOTH = 0.6   # docs/REALTIME.md: cuts label flicker, accuracy unchanged
 RUNTIME_NAMES = {"litert-int8": "LiteRT, int8", "litert": "LiteRT, float32", "keras": "Keras"}
-SCAN_EVERY = 15        # README, Tracking: frames between full-frame detections
 
 
 def parse_args(argv=None):

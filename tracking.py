@@ -17,6 +17,7 @@ import numpy as np
 from detection import iou
 
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
+SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
 
 
 @dataclass
@@ -78,7 +79,7 @@ class SceneChange:
 class FaceTracker:
     """Turns frames into live tracks."""
 
-    def __init__(self, detector, scan_every=10, max_missed=2, match_iou=0.3, rescans_after_cut=1):
+    def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_cut=1):
         self.detector = detector
         self.rescans_after_cut = rescans_after_cut
         self.rescans = 0

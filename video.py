@@ -21,7 +21,7 @@ from data import preprocess_faces, to_gray
 from drawing import draw_faces, draw_fps
 from runtime import predict_proba
 from sources import IMAGE_SUFFIXES, SourceError, VideoInput, read_images
-from tracking import FaceTracker
+from tracking import SCAN_EVERY, FaceTracker
 
 CSV_COLUMNS = ["frame", "time_s", "face", "x", "y", "w", "h", "label", "confidence"]
 
@@ -175,7 +175,7 @@ class Outputs:
     show_probs: bool = False
     smooth: float = 0.0
     progress: bool = True
-    scan_every: int = 10       # frames between full-frame detections (tracking.py)
+    scan_every: int = SCAN_EVERY   # frames between full-frame detections (tracking.py)
     reconnect: float = 0.0     # seconds to keep reopening a dropped stream
     background: bool = True    # read and track in a worker thread (README, Speed)
 

@@ -28,11 +28,11 @@ def main():
     from runtime import load_classifier
     from sources import parse_source
     from video import Outputs, Recognizer, RunStats, run_stream
-    faces, _ = load_labelled_faces(args.data, per_class=4)
+    faces, _ = load_labelled_faces(args.data, per_class=10)
     with tempfile.TemporaryDirectory() as tmp:
         for name, cut_every in (("continuous", 0), ("cuts", 15)):
             video = Path(tmp) / f"{name}.mp4"
-            write_scene_video(video, faces, frames=args.frames, cut_every=cut_every)
+            write_scene_video(video, faces, frames=args.frames, cut_every=cut_every, faces_per_frame=None)
             for runtime in ("litert-int8", "litert"):
                 classifier, class_names, _ = load_classifier(args.model, runtime)
                 fps = {}

@@ -2,8 +2,7 @@
 
 Used by the benchmarks and the end-to-end tests, so both know exactly where every
 face is and which face it is (no network, no recorded video needed). Two kinds:
-- continuous: faces drift slowly; the number of faces cycles 1, 2, 3 each second,
-  the first face stays all along and the others come and go (a new face each time);
+- continuous: faces drift slowly, come and go (see `continuous_layout`);
 - cuts (`cut_every` frames): a hard cut to a new background with new faces, in new
   places and sizes, like a camera switch.
 """
@@ -48,13 +47,25 @@ class Footage:
 
 
 def continuous_layout(index, fps, faces_per_frame, width, height, sizes):
-    """(boxes, face indices) of a continuous-footage frame."""
-    count = faces_per_frame[(index // fps) % len(faces_per_frame)]
-    cycle = index // (fps * len(faces_per_frame))
-    boxes = face_boxes(index, count, width, height, sizes)
-    # the first face stays; every later one is a new face each time it comes in
-    identities = [0 if i == 0 else i + len(faces_per_frame) * cycle for i in range(count)]
-    return boxes, identities
+    """(boxes, face indices) of a continuous-footage frame.
+
+    With `faces_per_frame` (1, 2, 3) the count cycles each second and the first face
+    stays all along (the tests' footage). With None, each of three places holds a face
+    for three seconds and is empty for one, staggered (2-3 faces a frame), and every
+    appearance is a new face: many distinct faces, as a benchmark of accuracy needs.
+    """
+    second = index // fps
+    if faces_per_frame:
+        count = faces_per_frame[second % len(faces_per_frame)]
+        cycle = second // len(faces_per_frame)
+        places = list(range(count))
+        # the first face stays; every later one is a new face each time it comes in
+        identities = [0 if i == 0 else i + len(faces_per_frame) * cycle for i in places]
+    else:
+        places = [i for i in range(3) if (second + i) % 4 != 3]
+        identities = [3 * ((second + i) // 4) + i for i in places]
+    boxes = face_boxes(index, 3, width, height, sizes)
+    return [boxes[i] for i in places], identities
 
 
 def cut_layout(index, cut_every, width, height):
@@ -75,7 +86,8 @@ def cut_layout(index, cut_every, width, height):
 
 def write_scene_video(path, faces, frames=60, fps=30, width=1280, height=720, sizes=(200, 150, 120),
                       faces_per_frame=(1, 2, 3), cut_every=0):
-    """Write continuous footage (or, with `cut_every`, footage with hard cuts); returns its Footage."""
+    """Write continuous footage (or, with `cut_every`, footage with hard cuts); returns its Footage.
+    `faces_per_frame=None` gives the benchmark's continuous footage (`continuous_layout`)."""
     codec = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix == ".avi" else "mp4v"))
     writer = cv2.VideoWriter(str(path), codec, fps, (width, height))
     backgrounds = {}

@@ -3,9 +3,10 @@
     python bench/video_fps.py [--frames 450] [--data ../shared/data/fer2013]
     python bench/video_fps.py --sweep "--scan-every 5" "--runtime litert"   # extra main.py rows
 
-Makes its own videos (FER-2013 faces pasted onto a background; every face's place
-and class known): continuous footage with 1-3 faces coming and going, and footage
-with a hard cut to new faces every half second. For each it runs, one after the other:
+Makes its own videos (70 FER-2013 faces, 10 a class, pasted onto a background;
+every face's place and class known): continuous footage with 2-3 faces coming and
+going (a new face at each entrance), and footage with a hard cut to 1-3 new faces
+every half second. For each it runs, one after the other:
   decode      decoding alone
   haar        plain full-frame Haar, OpenCV's defaults, full resolution, no model
   tutorial    full-frame Haar (1.1, 5) and one Keras `model.predict` per face (first 150 frames)
@@ -150,12 +151,13 @@ def main():
     import_keras_quietly()
     from model import load_trained_model
     model, class_names = load_trained_model(args.model)
-    faces, labels = load_labelled_faces(args.data, per_class=4)
+    faces, labels = load_labelled_faces(args.data, per_class=10)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, cut_every in (("continuous", 0), ("cuts", 15)):
             video = Path(tmp) / f"{name}.mp4"
-            footage = write_scene_video(video, faces, frames=args.frames, cut_every=cut_every)
+            footage = write_scene_video(video, faces, frames=args.frames, cut_every=cut_every,
+                                        faces_per_frame=None)
             count = sum(len(b) for b in footage.boxes)
             print(f"{name}: {args.frames} frames of 1280x720 at 30 fps, {count} faces"
                   + (f", a cut every {cut_every} frames" if cut_every else ""), flush=True)

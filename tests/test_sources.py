@@ -7,7 +7,6 @@ import cv2
 import numpy as np
 import pandas as pd
 
-import main
 import sources
 from conftest import ROOT
 from video import Outputs, RunStats, run_stream
