@@ -89,7 +89,6 @@ class FaceTracker:
         self.every_track = []  # every track of the run, for the summary
         self.next_number = 1
         self.since_scan = 0
-        self.scans = 0
 
     def update(self, gray, time_s):
         """Find this frame's faces; returns the live tracks, each with its box for this frame."""
@@ -105,7 +104,7 @@ class FaceTracker:
         scan = cut or elsewhere or self.since_scan + 1 >= self.scan_every
         unmatched = list(self.tracks)
         if scan:
-            self.since_scan, self.scans = 0, self.scans + 1
+            self.since_scan = 0
             for box in self.detector.detect(gray):
                 box = tuple(int(v) for v in box)
                 match = max(unmatched, key=lambda t: iou(box, t.box), default=None)
