@@ -2,7 +2,7 @@
 
 The app reads and tracks frames in one thread while it classifies, draws and
 writes them in another: OpenCV and the LiteRT interpreter release the GIL, so on
-two cores the two halves overlap (README, Speed).
+two cores the two halves overlap (docs/REALTIME.md, Two threads).
 """
 import queue
 import threading

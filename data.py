@@ -10,7 +10,7 @@
 Why in-memory arrays and not `image_dataset_from_directory`: FER-2013 is small
 (28,709 faces of 48x48), so decoding it once and augmenting with OpenCV affine
 warps keeps the data pipeline far below the cost of a training step, and works
-on any Keras backend. See README, "Data pipeline".
+on any Keras backend. See docs/TRAINING.md, "Data pipeline".
 """
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -260,7 +260,7 @@ def augment_image(image, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1):
 
 # Augmentation strengths: the limits of the random warp (rotation in degrees, shift and
 # zoom as fractions of the face). "light" stays within the TTA views' range below; the
-# shipped model was finished with it after training with "on" (README: phase 7, Late ablations).
+# shipped model was finished with it after training with "on" (docs/TRAINING.md: phase 7, Late ablations).
 AUGMENTATIONS = {
     "off": None,
     "light": {"max_rotation": 6.0, "max_shift": 0.05, "max_zoom": 0.05},
@@ -271,7 +271,7 @@ AUGMENTATIONS = {
 # Test-time augmentation: each face and its mirror image, each as is, rotated 6 degrees
 # either way and zoomed in 5%, all within the training augmentation's range. On four
 # checkpoints this beat a single pass by 0.3-1.0 points, where the mirror image alone
-# gave -0.3 to +0.3 (README, Results).
+# gave -0.3 to +0.3 (docs/TRAINING.md, Results in full).
 TTA_VIEWS = tuple((flip, angle, zoom) for flip in (False, True)
                   for angle, zoom in ((0.0, 1.0), (6.0, 1.0), (-6.0, 1.0), (0.0, 1.05)))
 

@@ -64,7 +64,7 @@ def parse_args(argv=None):
                              "(8x the classifier's time)")
     parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="stretch",
                         help="lighting remedy for each face crop (stretch: each face's contrast "
-                             "stretched to the full range; README, Low light)")
+                             "stretched to the full range; docs/REALTIME.md)")
     parser.add_argument("--reconnect", type=non_negative(float), default=30.0, metavar="SECONDS",
                         help="network streams: keep reopening a dropped stream for this long (0: never)")
     parser.add_argument("--no-display", action="store_true",

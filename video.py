@@ -177,7 +177,7 @@ class Outputs:
     progress: bool = True
     scan_every: int = SCAN_EVERY   # frames between full-frame detections (tracking.py)
     reconnect: float = 0.0     # seconds to keep reopening a dropped stream
-    background: bool = True    # read and track in a worker thread (README, Speed)
+    background: bool = True    # read and track in a worker thread (docs/REALTIME.md)
 
 
 def open_video_writer(path, fps, frame):
