@@ -44,7 +44,7 @@ class FaceDetector:
         boxes = np.round(np.asarray(boxes, np.float64) / scale).astype(int)
         return boxes[np.argsort(boxes[:, 0], kind="stable")]
 
-    def detect_near(self, gray, box, margin=0.3, face_pixels=60, scale_range=1.2):
+    def detect_near(self, gray, box, margin=0.2, face_pixels=60, scale_range=1.2):
         """The face nearest to `box` within `margin` box-widths of it, or None.
 
         The region is resized so the face spans about `face_pixels`, and only

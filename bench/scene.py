@@ -50,9 +50,11 @@ def continuous_layout(index, fps, faces_per_frame, width, height, sizes):
     """(boxes, face indices) of a continuous-footage frame.
 
     With `faces_per_frame` (1, 2, 3) the count cycles each second and the first face
-    stays all along (the tests' footage). With None, each of three places holds a face
-    for three seconds and is empty for one, staggered (2-3 faces a frame), and every
-    appearance is a new face: many distinct faces, as a benchmark of accuracy needs.
+    stays all along (the tests' footage). With None (the benchmark's footage), each of
+    three places holds a person for three seconds and is empty for one, staggered (2-3
+    faces a frame), and the face shown changes every second, as an expression does: a
+    new FER-2013 face each second and place, so that accuracy is measured on many
+    distinct faces (about 2.25 a second) and labels must follow changes.
     """
     second = index // fps
     if faces_per_frame:
@@ -63,7 +65,7 @@ def continuous_layout(index, fps, faces_per_frame, width, height, sizes):
         identities = [0 if i == 0 else i + len(faces_per_frame) * cycle for i in places]
     else:
         places = [i for i in range(3) if (second + i) % 4 != 3]
-        identities = [3 * ((second + i) // 4) + i for i in places]
+        identities = [3 * second + i for i in places]
     boxes = face_boxes(index, 3, width, height, sizes)
     return [boxes[i] for i in places], identities
 
