@@ -84,7 +84,8 @@ class VideoInput:
 
     `opener` makes the capture (tests pass a fake). With `reconnect` > 0 a stream
     that stops delivering is reopened, waiting 0.5, 1, 2, 4, 4 ... s between tries,
-    until it delivers again or `reconnect` seconds have passed.
+    until it delivers again or `reconnect` seconds have passed since its last frame
+    (a stream that opens but sends nothing does not restart that clock).
     """
 
     def __init__(self, source, reconnect=0.0, opener=open_capture):
@@ -95,6 +96,7 @@ class VideoInput:
         self.reconnects = 0
         self.corrupt_frames = 0
         self.ended_by = ""   # why a camera or stream ended, if it did by itself
+        self.lost_at = None  # when a stream last stopped delivering, while it has not resumed
 
     def frames(self, stop=None, max_bad=25):
         """Yield frames until the input ends (or `stop.requested`).
@@ -106,7 +108,7 @@ class VideoInput:
         while not (stop and stop.requested):
             ok, frame = self.capture.read()
             if ok and frame is not None and frame.size:
-                bad_in_a_row = 0
+                bad_in_a_row, self.lost_at = 0, None
                 yield frame
                 continue
             if self.source.kind == "video":
@@ -124,7 +126,9 @@ class VideoInput:
 
     def _reopen(self, stop):
         self.capture.release()
-        deadline, delay = time.monotonic() + self.reconnect, 0.5
+        if self.lost_at is None:
+            self.lost_at = time.monotonic()
+        deadline, delay = self.lost_at + self.reconnect, 0.5
         while time.monotonic() < deadline and not (stop and stop.requested):
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             try:

@@ -58,6 +58,16 @@ def test_a_dropped_stream_is_reopened_and_counted(capsys):
     assert frames.ended_by == "stream stopped delivering frames"
 
 
+def test_a_stream_that_reopens_but_never_delivers_gives_up_within_the_reconnect_time(capsys):
+    stream = sources.Source("stream", "rtsp://camera.invalid/live")
+    frames = sources.VideoInput(stream, reconnect=1.5,
+                                opener=scripted_opener(FakeCapture(2), *[FakeCapture(0)] * 50))
+    started = time.monotonic()
+    assert len(list(frames.frames())) == 2
+    assert time.monotonic() - started < 4
+    assert "no reconnection within 1.5 s" in capsys.readouterr().err
+
+
 def test_without_reconnect_a_dropped_stream_just_ends():
     stream = sources.Source("stream", "rtsp://camera.invalid/live")
     frames = sources.VideoInput(stream, reconnect=0, opener=scripted_opener(FakeCapture(3), FakeCapture(9)))
