@@ -1,19 +1,17 @@
 """Faces become tracks: numbers that stay with a person, new numbers for new people and after a cut."""
-import cv2
 import numpy as np
 import pytest
 
-from bench.scene import background
+from bench.scene import background, compose_frame
 from conftest import ROOT
+from data import to_gray
 from detection import FaceDetector
 from tracking import FaceTracker, SceneChange, Track
 
 
 def paste(back, faces, boxes):
-    frame = back.copy()
-    for face, (x, y, w, h) in zip(faces, boxes):
-        frame[y:y + h, x:x + w] = cv2.resize(face, (w, h), interpolation=cv2.INTER_CUBIC)
-    return frame
+    """A grey frame: the faces pasted onto the background (as the benchmark's footage)."""
+    return to_gray(compose_frame(back, faces, boxes))
 
 
 def track_numbers(frames, scan_every=10):
