@@ -32,11 +32,11 @@ import pandas as pd  # noqa: E402
 import data  # noqa: E402
 import plots  # noqa: E402
 from cli import Parser, non_negative, number, positive  # noqa: E402
-from interrupt import StopRequest, run_main  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
+from interrupt import StopRequest, run_main  # noqa: E402
 from model import (build_model, choose_precision, load_trained_model,  # noqa: E402
                    recalibrate_batchnorm, save_trained_model)
-from runtime import export_twins, predict_proba  # noqa: E402
+from runtime import export_twins, labels_path, litert_path, predict_proba  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
 
@@ -46,14 +46,14 @@ def artefact_paths(output):
     stem = output.with_suffix("")
     return {
         "model": output,
-        "labels": Path(f"{stem}.labels.json"),
+        "labels": labels_path(output),
         "history": Path(f"{stem}.history.csv"),
         "curves": Path(f"{stem}.curves.png"),
         "classes": Path(f"{stem}.classes.png"),
         "resume": Path(f"{stem}.resume.keras"),
         "average": Path(f"{stem}.average.npz"),
-        "litert": Path(f"{stem}.tflite"),
-        "litert-int8": Path(f"{stem}.int8.tflite"),
+        "litert": litert_path(output, "litert"),
+        "litert-int8": litert_path(output, "litert-int8"),
     }
 
 
@@ -305,7 +305,7 @@ def train(args):
     if args.class_weight == "balanced":
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
     train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
-                                         seed=args.seed, class_weights=weights)
+                                    seed=args.seed, class_weights=weights)
     train_batches.set_epoch(initial_epoch)
     val_batches = TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
 
