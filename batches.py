@@ -5,7 +5,7 @@ import math
 import keras
 import numpy as np
 
-from data import AUGMENTATIONS, augment_image
+from data import AUGMENTATIONS, IMAGE_SIZE, augment_batch
 
 
 class TrainingBatches(keras.utils.PyDataset):
@@ -15,13 +15,15 @@ class TrainingBatches(keras.utils.PyDataset):
     is reproducible and safe with several workers.
     """
 
-    def __init__(self, split, batch_size=32, augment="off", shuffle=True, seed=0,
-                 class_weights=None, **kwargs):
+    def __init__(self, split, batch_size=32, augment="off", min_crop=IMAGE_SIZE, erase=0.0, mixup=0.0,
+                 shuffle=True, seed=0, class_weights=None, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = split.x, split.y
         self.num_classes = len(split.class_names)
         self.batch_size = batch_size
-        self.augment = AUGMENTATIONS[augment]   # a strength's name
+        # a strength's name; crop jitter and erasing only come with a strength
+        self.augment = AUGMENTATIONS[augment] and {**AUGMENTATIONS[augment], "min_crop": min_crop, "erase": erase}
+        self.mixup = mixup
         self.shuffle = shuffle
         self.seed = seed
         self.class_weights = None if class_weights is None else np.asarray(class_weights, np.float32)
@@ -39,11 +41,18 @@ class TrainingBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         x = self.x[rows]
+        rng = np.random.default_rng((self.seed, self.epoch, index))
         if self.augment:
-            rng = np.random.default_rng((self.seed, self.epoch, index))
-            x = np.stack([augment_image(image, rng, **self.augment) for image in x])
+            x = augment_batch(x, rng, **self.augment)
         labels = self.y[rows]
         onehot = np.eye(self.num_classes, dtype=np.float32)[labels]
+        if self.mixup > 0:
+            # mixup (Zhang et al., 2018): each image blended with another of the batch, labels alike
+            share = rng.beta(self.mixup, self.mixup, (len(rows), 1)).astype(np.float32)
+            other = rng.permutation(len(rows))
+            image_share = share.reshape(-1, 1, 1, 1)
+            x = image_share * x + (1 - image_share) * x[other]
+            onehot = share * onehot + (1 - share) * onehot[other]
         if self.class_weights is None:
             return x, onehot
         return x, onehot, self.class_weights[labels]

@@ -4,7 +4,7 @@
   all turn a face image into the model's input through it.
 - `load_dataset` / `load_split`: class-per-folder datasets (`train/`, `validation/`,
   optionally wrapped in `images/`, the Kaggle layout) loaded into memory.
-- augmentation (`augment_image`, `AUGMENTATIONS`) and test-time views (`tta_views`);
+- augmentation (`augment_batch`, `AUGMENTATIONS`) and test-time views (`tta_views`);
   `batches.py` turns them into training batches.
 
 Why in-memory arrays and not `image_dataset_from_directory`: FER-2013 is small
@@ -246,16 +246,46 @@ def warp_face(image, flip=False, angle=0.0, zoom=1.0, shift=(0.0, 0.0)):
     return warped[:, :, np.newaxis]
 
 
-def augment_image(image, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1):
-    """Random flip, rotation (degrees), shift and zoom of one (48, 48, 1) image.
+def augment_batch(images, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1, min_crop=IMAGE_SIZE,
+                  erase=0.0):
+    """Random flip, rotation (degrees), zoom and shift of a batch (N, 48, 48, 1), one
+    OpenCV affine warp per image, then random erasing.
 
-    What Keras' old ImageDataGenerator did, as a single OpenCV affine warp.
+    min_crop < 48: crop jitter instead of the zoom and shift limits: a random square
+    of min_crop to 48 pixels anywhere in the face, scaled back to 48x48.
+    erase: the chance that a face gets a random rectangle (2-33% of its area, aspect
+    0.3-3.3) filled with noise (Zhong et al., 2017), so no one region decides.
     """
-    flip = rng.random() < 0.5
-    angle = rng.uniform(-max_rotation, max_rotation)
-    zoom = rng.uniform(1 - max_zoom, 1 + max_zoom)
-    shift = rng.uniform(-max_shift, max_shift, size=2) * image.shape[0]
-    return warp_face(image, flip, angle, zoom, shift)
+    count, size = len(images), images.shape[1]
+    flips = rng.random(count) < 0.5
+    angles = rng.uniform(-max_rotation, max_rotation, count)
+    if min_crop < size:
+        crops = rng.uniform(min_crop, size, count)
+        zooms = size / crops
+        # the crop's centre may lie anywhere that keeps the crop inside the face
+        shifts = -rng.uniform(-1, 1, (count, 2)) * ((size - crops) / 2 * zooms)[:, np.newaxis]
+    else:
+        zooms = rng.uniform(1 - max_zoom, 1 + max_zoom, count)
+        shifts = rng.uniform(-max_shift, max_shift, (count, 2)) * size
+    out = np.stack([warp_face(image, flip, angle, zoom, shift)
+                    for image, flip, angle, zoom, shift in zip(images, flips, angles, zooms, shifts)])
+    if erase > 0:
+        erase_rectangles(out, rng, rng.random(count) < erase)
+    return out
+
+
+def erase_rectangles(images, rng, chosen, area=(0.02, 0.33), aspect=(0.3, 3.3)):
+    """Fill one random rectangle of each chosen image with uniform noise, in place."""
+    size = images.shape[1]
+    for index in np.flatnonzero(chosen):
+        for _ in range(10):   # a rectangle too long for the face is drawn again
+            target = rng.uniform(*area) * size * size
+            ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
+            height, width = int(round(np.sqrt(target * ratio))), int(round(np.sqrt(target / ratio)))
+            if 0 < height < size and 0 < width < size:
+                top, left = rng.integers(0, size - height + 1), rng.integers(0, size - width + 1)
+                images[index, top:top + height, left:left + width] = rng.random((height, width, 1))
+                break
 
 
 # Augmentation strengths: the limits of the random warp (rotation in degrees, shift and

@@ -22,8 +22,21 @@ DEFAULT_DROPOUT = 0.25
 BN_MOMENTUM = 0.9
 
 
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(name="adam", learning_rate=1e-3, weight_decay=0.0):
+    """sgd: SGD with Nesterov momentum 0.9; adam: Adam. weight_decay: decoupled, per step."""
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True,
+                                    weight_decay=weight_decay or None)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=weight_decay or None)
+    raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
+
+
 def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
-                learning_rate=1e-3, label_smoothing=0.0):
+                learning_rate=1e-3, label_smoothing=0.0, optimizer="adam", weight_decay=0.0):
     """Return the compiled 4-block CNN (about 4.48M parameters for 7 classes).
 
     Layers follow the global Keras dtype policy, except the softmax, which stays
@@ -45,7 +58,7 @@ def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
         model.add(layers.Dropout(dropout))
     model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy"],
     )

@@ -34,7 +34,7 @@ import plots  # noqa: E402
 from cli import Parser, non_negative, number, positive  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
 from interrupt import StopRequest, run_main  # noqa: E402
-from model import (build_model, choose_precision, load_trained_model,  # noqa: E402
+from model import (OPTIMIZERS, build_model, choose_precision, load_trained_model,  # noqa: E402
                    recalibrate_batchnorm, save_trained_model)
 from runtime import export_twins, labels_path, litert_path, predict_proba  # noqa: E402
 
@@ -201,7 +201,12 @@ def parse_args(argv=None):
                         help="dataset root holding train/ and validation/ class folders")
     parser.add_argument("--epochs", type=positive(int), default=25, help="total epochs to train")
     parser.add_argument("--batch-size", type=positive(int), default=32, help="images per training step")
-    parser.add_argument("--learning-rate", type=positive(float), default=1e-3, help="initial Adam learning rate")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                        help="sgd: SGD with Nesterov momentum 0.9; adam: Adam")
+    parser.add_argument("--learning-rate", type=positive(float), default=1e-3, help="initial learning rate")
+    parser.add_argument("--weight-decay", type=non_negative(float), default=0.0,
+                        help="decoupled weight decay: each step shrinks the weights by learning rate "
+                             "times this (with SGD's momentum 0.9, 1e-3 acts like an L2 penalty of 1e-4)")
     parser.add_argument("--dropout", type=number(float, 0, 1, high_open=True), default=0.25, help="dropout rate of every block")
     parser.add_argument("--label-smoothing", type=number(float, 0, 1, high_open=True), default=0.1,
                         help="label smoothing of the cross-entropy (FER-2013 labels are noisy)")
@@ -211,19 +216,30 @@ def parse_args(argv=None):
                         help="weight the loss against class imbalance")
     parser.add_argument("--augment", choices=list(data.AUGMENTATIONS), default="on",
                         help="random flip, rotation, shift and zoom of training images: on (up to "
-                             "10 degrees, 10%%), light (6 degrees, 5%%: for the last epochs) or off")
+                             "10 degrees, 10%%), light (6 degrees, 5%%: for the last epochs) or off (none at all)")
+    parser.add_argument("--crop", type=number(int, 24, data.IMAGE_SIZE), default=data.IMAGE_SIZE, metavar="PIXELS",
+                        help="crop jitter: a random square of PIXELS to 48 pixels of each face, scaled "
+                             "back to 48, instead of --augment's shift and zoom (its rotation stays); 48: off")
+    parser.add_argument("--erase", type=number(float, 0, 1), default=0.0, metavar="CHANCE",
+                        help="random erasing: the chance that a training face gets a rectangle of noise")
+    parser.add_argument("--mixup", type=non_negative(float), default=0.0, metavar="ALPHA",
+                        help="mixup: blend training images and their labels in pairs, shares drawn "
+                             "from Beta(ALPHA, ALPHA); 0: off")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
                         help="cosine: decay from --learning-rate to 1e-5 over --epochs; "
                              "plateau: halve the learning rate when val_loss stalls for 2 epochs; "
                              "constant: hold --learning-rate (for continuing a trained model)")
-    parser.add_argument("--patience", type=positive(int), default=10,
-                        help="epochs without a better val_accuracy before stopping early")
+    parser.add_argument("--patience", type=non_negative(int), default=10,
+                        help="epochs without a better val_accuracy before stopping early; 0: never "
+                             "(the learning-rate schedule runs its course)")
     parser.add_argument("--average-from", type=non_negative(int), default=0, metavar="EPOCH",
                         help="stochastic weight averaging: average the weights of every epoch from "
                              "this one (1-based, counting resumed epochs) to the end, and keep the "
                              "average if it validates better than the best single epoch; 0: off")
+    parser.add_argument("--workers", type=positive(int), default=1,
+                        help="threads preparing training batches while the model trains")
     parser.add_argument("--no-litert", action="store_true",
                         help="do not write the LiteRT twins (NAME.tflite, NAME.int8.tflite) at the end; "
                              "`python export.py` writes them later")
@@ -259,7 +275,8 @@ def prepare_model(args, paths, class_names):
     keras.config.set_dtype_policy(choose_precision(args.mixed_precision))
     learning_rate = history["learning_rate"].iloc[-1] if len(history) else args.learning_rate
     model = build_model(num_classes=len(class_names), dropout=args.dropout,
-                        learning_rate=float(learning_rate), label_smoothing=args.label_smoothing)
+                        learning_rate=float(learning_rate), label_smoothing=args.label_smoothing,
+                        optimizer=args.optimizer, weight_decay=args.weight_decay)
     if len(history):
         best, saved_names = load_trained_model(paths["model"])
         if saved_names != list(class_names):
@@ -305,7 +322,8 @@ def train(args):
     if args.class_weight == "balanced":
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
     train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
-                                    seed=args.seed, class_weights=weights)
+                                    min_crop=args.crop, erase=args.erase, mixup=args.mixup,
+                                    seed=args.seed, class_weights=weights, workers=args.workers)
     train_batches.set_epoch(initial_epoch)
     val_batches = TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
 
@@ -321,9 +339,10 @@ def train(args):
         checkpoint,
         recorder,
         learning_rate_schedule(args),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience,
-                                      restore_best_weights=True, verbose=1),
     ]
+    if args.patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience,
+                                                       restore_best_weights=True, verbose=1))
     if average is not None:
         callbacks.append(average)
     started = time.perf_counter()

@@ -84,11 +84,39 @@ def test_missing_split_empty_class_and_no_images_are_clear_errors(tmp_path, patt
 
 def test_augmentation_changes_images_but_keeps_shape_and_range():
     rng = np.random.default_rng(0)
-    image = np.random.default_rng(1).random((48, 48, 1), dtype=np.float32)
-    out = [data.augment_image(image, rng) for _ in range(5)]
-    assert all(o.shape == (48, 48, 1) for o in out)
-    assert all(0.0 <= o.min() and o.max() <= 1.0 for o in out)
-    assert all(not np.allclose(o, image) for o in out)
+    images = np.random.default_rng(1).random((5, 48, 48, 1), dtype=np.float32)
+    for options in ({}, {"min_crop": 40}, {"min_crop": 40, "erase": 1.0}):
+        out = data.augment_batch(images, rng, **options)
+        assert out.shape == images.shape and out.dtype == np.float32
+        assert 0.0 <= out.min() and out.max() <= 1.0
+        assert all(not np.allclose(o, i) for o, i in zip(out, images))
+
+
+def test_crop_jitter_only_zooms_in_and_stays_inside_the_face():
+    # A face with a frame of ones round a zero middle: a crop of 40-48 pixels scaled
+    # back to 48 keeps the middle's zeros and pushes part of the frame out, never
+    # showing anything from beyond the face (reflected border) as a wider view would.
+    face = np.ones((48, 48, 1), np.float32)
+    face[4:-4, 4:-4] = 0.0
+    rng = np.random.default_rng(0)
+    out = data.augment_batch(np.repeat(face[np.newaxis], 200, axis=0), rng,
+                             max_rotation=0.0, min_crop=40)
+    assert (out.mean(axis=(1, 2, 3)) <= face.mean() + 1e-6).all()    # never zoomed out
+    assert out.mean(axis=(1, 2, 3)).min() < 0.5 * face.mean()     # zoomed in enough to lose most of the frame
+    assert np.allclose(out[:, 20:28, 20:28], 0.0)                 # the middle stays in view
+
+
+def test_random_erasing_fills_one_rectangle_with_noise():
+    images = np.zeros((300, 48, 48, 1), np.float32)
+    rng = np.random.default_rng(0)
+    out = data.augment_batch(images, rng, max_rotation=0.0, max_shift=0.0, max_zoom=0.0, erase=0.5)
+    changed = (out != 0).any(axis=(1, 2, 3))
+    assert 0.4 < changed.mean() < 0.6                  # about half the faces, as asked
+    for face in out[changed][:20, :, :, 0]:
+        rows, cols = np.nonzero(face)
+        area = (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert 0.02 * 48 * 48 * 0.8 <= area <= 0.33 * 48 * 48 * 1.2   # a rectangle of 2-33% of the face
+        assert (face[rows.min():rows.max() + 1, cols.min():cols.max() + 1] > 0).mean() > 0.99
 
 
 def test_warp_face_without_change_or_with_only_a_flip_is_exact():
@@ -120,6 +148,18 @@ def test_augmentation_strengths_off_light_on_change_faces_more_and_more(pattern_
     np.testing.assert_array_equal(batch["off"], split.x[rows])
     change = {strength: np.abs(batch[strength] - batch["off"]).mean() for strength in ("light", "on")}
     assert 0 < change["light"] < change["on"]
+
+
+def test_mixup_blends_images_and_labels_by_the_same_share():
+    # every face of class c is the flat grey c / 2, so a blend's grey gives away its shares
+    labels = np.arange(60) % 3
+    faces = np.repeat(labels / 2, 48 * 48).reshape(60, 48, 48, 1).astype(np.float32)
+    split = data.Split(faces, labels, ["a", "b", "c"], [])
+    x, y = TrainingBatches(split, batch_size=32, seed=3, mixup=0.4)[0]
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-6)
+    assert (y.max(axis=1) < 0.99).mean() > 0.5           # most labels are blends of two classes
+    np.testing.assert_allclose(x[:, 0, 0, 0], y @ np.array([0.0, 0.5, 1.0]), atol=1e-5)
+    assert np.ptp(x, axis=(1, 2, 3)).max() < 1e-6        # blended as wholes, pixel for pixel
 
 
 def test_balanced_class_weights_favour_rare_classes():

@@ -46,6 +46,16 @@ def test_softmax_stays_float32_under_mixed_precision():
     assert to_float32(model).layers[0].compute_dtype == "float32"
 
 
+def test_sgd_optimizer_has_nesterov_momentum_and_weight_decay():
+    model = build_model(num_classes=3, optimizer="sgd", learning_rate=0.01, weight_decay=1e-3)
+    optimizer = model.optimizer
+    assert type(optimizer).__name__ == "SGD"
+    assert optimizer.nesterov and optimizer.momentum == 0.9 and optimizer.weight_decay == 1e-3
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        build_model(num_classes=3, optimizer="rmsprop")
+
+
 def test_choose_precision_off_is_float32():
     assert choose_precision("off") == "float32"
     assert choose_precision("on") in ("mixed_bfloat16", "mixed_float16")

@@ -58,6 +58,16 @@ def test_model_learns_a_separable_set_well_above_chance(tmp_path):
     assert accuracy >= 0.8  # chance is 0.33
 
 
+def test_recipe_options_train_a_whole_run(pattern_dataset, tmp_path):
+    output = tmp_path / "m.h5"
+    assert run_train(pattern_dataset, output, "--epochs", "2", "--optimizer", "sgd", "--learning-rate", "0.01",
+                     "--weight-decay", "1e-3", "--crop", "40", "--erase", "0.5", "--mixup", "0.2",
+                     "--workers", "2", "--patience", "0") == 0
+    history = pd.read_csv(train.artefact_paths(output)["history"])
+    assert history["epoch"].tolist() == [0, 1]
+    assert history["learning_rate"].iloc[0] == pytest.approx(0.01)
+
+
 def test_bad_dataset_is_a_one_line_error(tmp_path, capsys):
     assert train.main(["--data", str(tmp_path / "missing"), "--output", str(tmp_path / "m.h5")]) == 2
     err = capsys.readouterr().err.strip()
