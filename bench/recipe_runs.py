@@ -1,0 +1,151 @@
+"""Train recipe candidates side by side (on one GPU: each run is a `train.py` process) and
+print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it printed.
+
+    python bench/recipe_runs.py --data DATA --runs RUNS --deadline 480
+
+Two full-length runs and six short ones that change one thing at a time (--plan). Whenever the full runs would miss the deadline at their current pace, a
+short run is stopped (SIGTERM: train.py saves and finishes it); at the deadline every run
+is. With --pack DIR, the logs and histories go into DIR/runs.tar.gz and each full run's
+.h5 into 15 MB parts (what a lent GPU machine may send back).
+"""
+import argparse
+import csv
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE = ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e-3", "--batch-size", "64",
+          "--crop", "40", "--erase", "0.5", "--patience", "0", "--average-from", "121", "--epochs", "150"]
+ADAM = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--crop", "48", "--erase", "0"]
+WARP = ["--crop", "48", "--erase", "0"]   # the old augmentation: no crops, no erasing
+
+
+def candidates(plan, short):
+    """{name: train.py options}; full runs first, short runs' names start with "s-".
+
+    first: what the first lease ran (docs/TRAINING.md, "Recipe v2 on a GPU").
+    next: what that suggests trying next: Adam for 150 epochs, and SGD with less
+    weight decay, each alone and with crop jitter or erasing.
+    """
+    cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
+    if plan == "first":
+        return {
+            "recipe": RECIPE,
+            "recipe-seed2": RECIPE + ["--seed", "2"],
+            "s-adam": RECIPE + cut + ADAM,
+            "s-sgd": RECIPE + cut + WARP,
+            "s-crop": RECIPE + cut + ["--erase", "0"],
+            "s-recipe": RECIPE + cut,
+            "s-mixup": RECIPE + cut + ["--mixup", "0.2"],
+            "s-wd1e-4": RECIPE + cut + ["--weight-decay", "1e-4"],
+        }
+    return {
+        "adam": RECIPE + ADAM,
+        "sgd-wd1e-4": RECIPE + WARP + ["--weight-decay", "1e-4"],
+        "s-adam": RECIPE + cut + ADAM,
+        "s-adam-crop": RECIPE + cut + ADAM + ["--crop", "40"],
+        "s-adam-erase": RECIPE + cut + ADAM + ["--erase", "0.5"],
+        "s-sgd-wd1e-4": RECIPE + cut + WARP + ["--weight-decay", "1e-4"],
+        "s-sgd-wd3e-4": RECIPE + cut + WARP + ["--weight-decay", "3e-4"],
+        "s-sgd-wd1e-4-crop": RECIPE + cut + ["--erase", "0", "--weight-decay", "1e-4"],
+    }
+
+
+class Run:
+    def __init__(self, name, options, args):
+        self.name, self.folder = name, args.runs / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.epochs = int(options[max(i for i, o in enumerate(options) if o == "--epochs") + 1])
+        command = [sys.executable, str(ROOT / "train.py"), "--data", str(args.data),
+                   "--output", str(self.folder / "model.h5"), "--no-litert",
+                   "--workers", str(args.workers)] + options
+        (self.folder / "command.txt").write_text(" ".join(command[1:]) + "\n")
+        self.process = subprocess.Popen(command, stdout=open(self.folder / "log", "w"),
+                                        stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def history(self):
+        path = self.folder / "model.history.csv"
+        return list(csv.DictReader(path.open())) if path.is_file() else []
+
+    def seconds_left(self):
+        """At the pace of its last five epochs (not the first, which compiles); None: too early."""
+        rows = self.history()[1:]
+        if len(rows) < 3:
+            return None
+        pace = sorted(float(r["seconds"]) for r in rows[-5:])[len(rows[-5:]) // 2]
+        return (self.epochs - len(rows) - 1) * pace
+
+    def running(self):
+        return self.process.poll() is None
+
+    def status(self):
+        rows = self.history()
+        if not rows:
+            return f"{self.name}:-"
+        best = max(float(r["val_accuracy"]) for r in rows)
+        return f"{self.name}:{len(rows)}ep {best:.3f}{'' if self.running() else '!'}"
+
+
+def pack(runs, full, folder):
+    with tarfile.open(folder / "runs.tar.gz", "w:gz") as tar:
+        for path in sorted(runs.rglob("*")):
+            if path.is_file() and path.suffix not in (".h5", ".keras", ".npz"):
+                tar.add(path, arcname=str(path.relative_to(runs)))
+    part = 15 << 20
+    for name in full:
+        model = runs / name / "model.h5"
+        if model.is_file():
+            blob = model.read_bytes()
+            for i in range(0, len(blob), part):
+                (folder / f"{name}.h5.part{i // part}").write_bytes(blob[i:i + part])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--runs", type=Path, required=True, help="one folder per run goes here")
+    parser.add_argument("--deadline", type=float, default=480, help="seconds until every run is stopped")
+    parser.add_argument("--plan", choices=["first", "next"], default="first", help="which runs (see candidates())")
+    parser.add_argument("--short", type=int, default=40, help="epochs of the short runs")
+    parser.add_argument("--workers", type=int, default=3, help="batch threads per run")
+    parser.add_argument("--pack", type=Path, help="folder for what comes back")
+    args = parser.parse_args()
+
+    start = time.time()
+    runs = [Run(name, options, args) for name, options in candidates(args.plan, args.short).items()]
+    full = [run for run in runs if not run.name.startswith("s-")]
+    last_cut, stopping = 0.0, False
+    while any(run.running() for run in runs):
+        time.sleep(15)
+        elapsed = time.time() - start
+        print(f"[{elapsed:4.0f}s] " + "  ".join(run.status() for run in runs), flush=True)
+        needs = [run.seconds_left() for run in full if run.running()]
+        late = any(need is not None and elapsed + need > args.deadline - 15 for need in needs)
+        shorts = [run for run in runs if run.name.startswith("s-") and run.running()]
+        if late and shorts and elapsed - last_cut > 45:
+            print(f"the full runs would miss the deadline: stopping {shorts[-1].name}", flush=True)
+            shorts[-1].process.send_signal(signal.SIGTERM)
+            last_cut = elapsed
+        if elapsed > args.deadline and not stopping:
+            print("deadline: stopping every run", flush=True)
+            for run in runs:
+                if run.running():
+                    run.process.send_signal(signal.SIGTERM)
+            stopping = True
+        if elapsed > args.deadline + 75:
+            for run in runs:
+                if run.running():
+                    run.process.kill()
+            break
+    for run in runs:
+        print(run.name, "exit code", run.process.wait(), flush=True)
+    if args.pack:
+        pack(args.runs, [run.name for run in full], args.pack)
+
+
+if __name__ == "__main__":
+    main()
