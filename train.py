@@ -79,6 +79,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 class RunRecorder(keras.callbacks.Callback):
     """After every epoch: history CSV, curves PNG and the resumable checkpoint."""
 
+    async_safe = True   # its batch hook may run in Keras' threads, so steps queue ahead
+
     def __init__(self, paths, history, train_images, batch_size):
         super().__init__()
         self.paths, self.history = paths, history
@@ -90,10 +92,13 @@ class RunRecorder(keras.callbacks.Callback):
         self.batches = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
+        self.batches = max(self.batches, batch + 1)
 
     def on_test_begin(self, logs=None):
-        self.train_end = self.train_end or time.perf_counter()
+        if self.train_end is None:
+            # Keras may queue training steps ahead of the device: wait for the last one
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+            self.train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
@@ -178,6 +183,8 @@ def finish_model(path, class_names, train_x, validation, average=None):
 class StopOnCtrlC(keras.callbacks.Callback):
     """First Ctrl-C (or SIGTERM): finish the batch, validate, save, stop.
     A second Ctrl-C stops at once (see interrupt.py for why a flag)."""
+
+    async_safe = True   # its batch hook only passes a flag on, from whichever thread runs it
 
     def __init__(self):
         super().__init__()
