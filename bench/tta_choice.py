@@ -21,7 +21,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
-from runtime import load_classifier  # noqa: E402
+from evaluate import evaluation_split  # noqa: E402
+from runtime import RUNTIMES, load_classifier, predict_proba  # noqa: E402
 
 # (flip, degrees, zoom, shift in pixels): the face as is, rotated, zoomed in (crops of 46,
 # 44 and 40 pixels scaled back to 48) and 44-pixel crops moved 2 pixels each way;
@@ -32,14 +33,10 @@ TRANSFORMS = [(0.0, 1.0, (0, 0)), (6.0, 1.0, (0, 0)), (-6.0, 1.0, (0, 0)), (0.0,
 CANDIDATES = [(flip, *transform) for flip in (False, True) for transform in TRANSFORMS]
 
 
-def view_probabilities(classifier, faces, views, batch_size=256):
+def view_probabilities(classifier, faces, views):
     """(len(views), N, classes): the classifier's probabilities for every view of every face."""
-    out = []
-    for flip, angle, zoom, shift in views:
-        warped = np.stack([data.warp_face(face, flip, angle, zoom, shift) for face in faces])
-        out.append(np.concatenate([np.asarray(classifier.predict_on_batch(warped[i:i + batch_size]), np.float32)
-                                   for i in range(0, len(warped), batch_size)]))
-    return np.stack(out)
+    return np.stack([predict_proba(classifier, np.stack([data.warp_face(face, *view) for face in faces]))
+                     for view in views])
 
 
 def accuracy(probs, chosen, labels):
@@ -67,14 +64,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5")
-    parser.add_argument("--runtime", default="auto", help="as evaluate.py's --runtime")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="as evaluate.py's --runtime")
     parser.add_argument("--max-views", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0, help="first random halving")
     parser.add_argument("--splits", type=int, default=5, help="random halvings, each scored both ways")
     args = parser.parse_args()
 
     classifier, class_names, runtime = load_classifier(args.model, args.runtime)
-    split = data.load_split(data.resolve_root(args.data) / "validation", class_names=class_names)
+    split = data.load_split(evaluation_split(args.data), class_names=class_names)
     faces = data.fix_light(split.x, "stretch")
     shipped = [(flip, angle, zoom, (0, 0)) for flip, angle, zoom in data.TTA_VIEWS]
     views = CANDIDATES + [v for v in shipped if v not in CANDIDATES]
