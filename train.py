@@ -190,6 +190,12 @@ class StopOnCtrlC(keras.callbacks.Callback):
         super().__init__()
         self.stop = StopRequest("\nStopping after this batch (Ctrl-C again to stop now) ...")
 
+    def set_model(self, model):
+        super().set_model(model)
+        # `self.model` syncs JAX's training state into the model, which from Keras' threads
+        # races the next step (it ends in "buffer has been deleted or donated"): keep our own
+        self.trainee = model
+
     def on_train_begin(self, logs=None):
         self.stop.install()
 
@@ -199,7 +205,7 @@ class StopOnCtrlC(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.stop.requested:
-            self.model.stop_training = True
+            self.trainee.stop_training = True
 
 
 def parse_args(argv=None):
