@@ -123,7 +123,8 @@ def choose_precision(mode="auto"):
 
 def to_float32(model):
     """A float32 copy of `model`, so a saved model runs fast on any CPU."""
-    if model.dtype_policy.name == "float32":
+    # the layers, not the model: a Sequential reloaded for --resume reports float32 for itself
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")

@@ -46,6 +46,18 @@ def test_softmax_stays_float32_under_mixed_precision():
     assert to_float32(model).layers[0].compute_dtype == "float32"
 
 
+def test_a_model_resumed_in_mixed_precision_is_saved_in_float32(tmp_path):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        build_model(num_classes=3).save(tmp_path / "run.resume.keras")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    resumed = keras.models.load_model(tmp_path / "run.resume.keras")   # as train.py --resume does
+    save_trained_model(resumed, tmp_path / "best.h5", ["a", "b", "c"])
+    saved, _ = load_trained_model(tmp_path / "best.h5")
+    assert {layer.compute_dtype for layer in saved.layers} == {"float32"}
+
+
 def test_sgd_optimizer_has_nesterov_momentum_and_weight_decay():
     model = build_model(num_classes=3, optimizer="sgd", learning_rate=0.01, weight_decay=1e-3)
     optimizer = model.optimizer
