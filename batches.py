@@ -12,17 +12,21 @@ class TrainingBatches(keras.utils.PyDataset):
     """Batches of (images, one-hot labels[, sample weights]) for `model.fit`.
 
     Reshuffled every epoch; augmentation is seeded per (epoch, batch), so a run
-    is reproducible and safe with several workers.
+    is reproducible and safe with several workers. From epoch `light_from` (0-based)
+    on, augmentation is `light`, without crops, erasing or mixup: the last epochs
+    then train on faces close to the plain ones they are scored on.
     """
 
     def __init__(self, split, batch_size=32, augment="off", min_crop=IMAGE_SIZE, erase=0.0, mixup=0.0,
-                 shuffle=True, seed=0, class_weights=None, **kwargs):
+                 shuffle=True, seed=0, class_weights=None, light_from=None, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = split.x, split.y
         self.num_classes = len(split.class_names)
         self.batch_size = batch_size
         # a strength's name; crop jitter and erasing only come with a strength
         self.augment = AUGMENTATIONS[augment] and {**AUGMENTATIONS[augment], "min_crop": min_crop, "erase": erase}
+        self.light = self.augment and {**AUGMENTATIONS["light"], "min_crop": IMAGE_SIZE, "erase": 0.0}
+        self.light_from = light_from
         self.mixup = mixup
         self.shuffle = shuffle
         self.seed = seed
@@ -42,11 +46,13 @@ class TrainingBatches(keras.utils.PyDataset):
         rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         x = self.x[rows]
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        if self.augment:
-            x = augment_batch(x, rng, **self.augment)
+        late = self.light_from is not None and self.epoch >= self.light_from
+        augment = self.light if late else self.augment
+        if augment:
+            x = augment_batch(x, rng, **augment)
         labels = self.y[rows]
         onehot = np.eye(self.num_classes, dtype=np.float32)[labels]
-        if self.mixup > 0:
+        if self.mixup > 0 and not late:
             # mixup (Zhang et al., 2018): each image blended with another of the batch, labels alike
             share = rng.beta(self.mixup, self.mixup, (len(rows), 1)).astype(np.float32)
             other = rng.permutation(len(rows))

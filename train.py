@@ -238,6 +238,10 @@ def parse_args(argv=None):
     parser.add_argument("--mixup", type=non_negative(float), default=0.0, metavar="ALPHA",
                         help="mixup: blend training images and their labels in pairs, shares drawn "
                              "from Beta(ALPHA, ALPHA); 0: off")
+    parser.add_argument("--light-last", type=non_negative(int), default=0, metavar="EPOCHS",
+                        help="train the last EPOCHS epochs of --epochs with light augmentation and no "
+                             "crops, erasing or mixup, closer to the plain faces it is scored on (a run of "
+                             "EPOCHS or fewer: all of it); 0: off")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
@@ -336,7 +340,8 @@ def train(args):
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
     train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
                                     min_crop=args.crop, erase=args.erase, mixup=args.mixup,
-                                    seed=args.seed, class_weights=weights, workers=args.workers)
+                                    seed=args.seed, class_weights=weights, workers=args.workers,
+                                    light_from=args.epochs - args.light_last if args.light_last else None)
     train_batches.set_epoch(initial_epoch)
     val_batches = TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
 

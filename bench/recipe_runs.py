@@ -1,12 +1,15 @@
 """Train recipe candidates side by side (on one GPU: each run is a `train.py` process) and
 print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it printed.
 
-    python bench/recipe_runs.py --data DATA --runs RUNS --deadline 480
+    python bench/recipe_runs.py --data DATA --runs RUNS --deadline 480 --plan second
+    python bench/recipe_runs.py --data DATA --runs RUNS --deadline 200 --plan second --resume
 
-Two full-length runs and six short ones that change one thing at a time (--plan). Whenever the full runs would miss the deadline at their current pace, a
-short run is stopped (SIGTERM: train.py saves and finishes it); at the deadline every run
-is. With --pack DIR, the logs and histories go into DIR/runs.tar.gz and each full run's
-.h5 into 15 MB parts (what a lent GPU machine may send back).
+--plan first: two full-length runs and six short ones that change one thing at a time;
+whenever the full runs would miss the deadline at their current pace, a short run is
+stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-length runs.
+At the deadline every run is stopped; --resume continues the unfinished ones from their
+per-epoch checkpoints. With --pack DIR, the logs and histories go into DIR/runs.tar.gz
+and the .h5 of the best runs into 15 MB parts (what a lent GPU machine may send back).
 """
 import argparse
 import csv
@@ -22,17 +25,21 @@ RECIPE = ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e
           "--crop", "40", "--erase", "0.5", "--patience", "0", "--average-from", "121", "--epochs", "150"]
 ADAM = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--crop", "48", "--erase", "0"]
 WARP = ["--crop", "48", "--erase", "0"]   # the old augmentation: no crops, no erasing
+LONG = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--batch-size", "64",
+        "--augment", "on", "--crop", "48", "--erase", "0", "--dropout", "0.25", "--label-smoothing", "0.1",
+        "--lr-schedule", "cosine", "--patience", "0", "--epochs", "150"]
 
 
 def candidates(plan, short):
-    """{name: train.py options}; full runs first, short runs' names start with "s-".
+    """{name: train.py options}; short runs' names start with "s-".
 
     first: what the first lease ran (docs/TRAINING.md, "Recipe v2 on a GPU").
-    next: what that suggests trying next: Adam for 150 epochs, and SGD with less
-    weight decay, each alone and with crop jitter or erasing.
+    second: what that suggested: Adam over 150 epochs, alone, with its last 20 epochs
+    on light augmentation (two seeds), with dropout 0.1 as well (two seeds), and with
+    crop jitter from 44 pixels.
     """
-    cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
     if plan == "first":
+        cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
         return {
             "recipe": RECIPE,
             "recipe-seed2": RECIPE + ["--seed", "2"],
@@ -43,28 +50,34 @@ def candidates(plan, short):
             "s-mixup": RECIPE + cut + ["--mixup", "0.2"],
             "s-wd1e-4": RECIPE + cut + ["--weight-decay", "1e-4"],
         }
+    light = LONG + ["--light-last", "20"]
     return {
-        "adam": RECIPE + ADAM,
-        "sgd-wd1e-4": RECIPE + WARP + ["--weight-decay", "1e-4"],
-        "s-adam": RECIPE + cut + ADAM,
-        "s-adam-crop": RECIPE + cut + ADAM + ["--crop", "40"],
-        "s-adam-erase": RECIPE + cut + ADAM + ["--erase", "0.5"],
-        "s-sgd-wd1e-4": RECIPE + cut + WARP + ["--weight-decay", "1e-4"],
-        "s-sgd-wd3e-4": RECIPE + cut + WARP + ["--weight-decay", "3e-4"],
-        "s-sgd-wd1e-4-crop": RECIPE + cut + ["--erase", "0", "--weight-decay", "1e-4"],
+        "adam": LONG,
+        "adam-light": light,
+        "adam-light-seed2": light + ["--seed", "2"],
+        "adam-light-d0.1": light + ["--dropout", "0.1"],
+        "adam-light-d0.1-seed2": light + ["--dropout", "0.1", "--seed", "2"],
+        "adam-light-crop44": light + ["--crop", "44"],
     }
 
 
 class Run:
+    """One train.py process; with resume, continues the run in its folder, if unfinished."""
+
     def __init__(self, name, options, args):
         self.name, self.folder = name, args.runs / name
         self.folder.mkdir(parents=True, exist_ok=True)
         self.epochs = int(options[max(i for i, o in enumerate(options) if o == "--epochs") + 1])
+        self.process = None
+        done = len(self.history()) if args.resume else 0   # a run stopped before its first epoch starts anew
+        if done >= self.epochs:
+            return
         command = [sys.executable, str(ROOT / "train.py"), "--data", str(args.data),
                    "--output", str(self.folder / "model.h5"), "--no-litert",
-                   "--workers", str(args.workers)] + options
-        (self.folder / "command.txt").write_text(" ".join(command[1:]) + "\n")
-        self.process = subprocess.Popen(command, stdout=open(self.folder / "log", "w"),
+                   "--workers", str(args.workers)] + options + (["--resume"] if done else [])
+        with open(self.folder / "command.txt", "a") as record:
+            record.write(" ".join(command[1:]) + "\n")
+        self.process = subprocess.Popen(command, stdout=open(self.folder / "log", "a"),
                                         stderr=subprocess.STDOUT, cwd=ROOT)
 
     def history(self):
@@ -80,23 +93,26 @@ class Run:
         return (self.epochs - len(rows) - 1) * pace
 
     def running(self):
-        return self.process.poll() is None
+        return self.process is not None and self.process.poll() is None
+
+    def best(self):
+        return max((float(r["val_accuracy"]) for r in self.history()), default=0.0)
 
     def status(self):
         rows = self.history()
         if not rows:
             return f"{self.name}:-"
-        best = max(float(r["val_accuracy"]) for r in rows)
-        return f"{self.name}:{len(rows)}ep {best:.3f}{'' if self.running() else '!'}"
+        return f"{self.name}:{len(rows)}ep {self.best():.3f}{'' if self.running() else '!'}"
 
 
-def pack(runs, full, folder):
+def pack(runs, names, folder):
+    """The logs and histories of every run, and the models of `names` in 15 MB parts."""
     with tarfile.open(folder / "runs.tar.gz", "w:gz") as tar:
         for path in sorted(runs.rglob("*")):
             if path.is_file() and path.suffix not in (".h5", ".keras", ".npz"):
                 tar.add(path, arcname=str(path.relative_to(runs)))
     part = 15 << 20
-    for name in full:
+    for name in names:
         model = runs / name / "model.h5"
         if model.is_file():
             blob = model.read_bytes()
@@ -109,10 +125,12 @@ def main():
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--runs", type=Path, required=True, help="one folder per run goes here")
     parser.add_argument("--deadline", type=float, default=480, help="seconds until every run is stopped")
-    parser.add_argument("--plan", choices=["first", "next"], default="first", help="which runs (see candidates())")
+    parser.add_argument("--plan", choices=["first", "second"], default="second", help="which runs (see candidates())")
     parser.add_argument("--short", type=int, default=40, help="epochs of the short runs")
     parser.add_argument("--workers", type=int, default=3, help="batch threads per run")
+    parser.add_argument("--resume", action="store_true", help="continue the unfinished runs in --runs")
     parser.add_argument("--pack", type=Path, help="folder for what comes back")
+    parser.add_argument("--models", type=int, default=3, help="how many of the best runs' models to pack")
     args = parser.parse_args()
 
     start = time.time()
@@ -142,9 +160,11 @@ def main():
                     run.process.kill()
             break
     for run in runs:
-        print(run.name, "exit code", run.process.wait(), flush=True)
+        if run.process is not None:
+            print(run.name, "exit code", run.process.wait(), flush=True)
     if args.pack:
-        pack(args.runs, [run.name for run in full], args.pack)
+        best = sorted(runs, key=Run.best, reverse=True)[:args.models]
+        pack(args.runs, [run.name for run in best], args.pack)
 
 
 if __name__ == "__main__":

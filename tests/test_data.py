@@ -150,6 +150,22 @@ def test_augmentation_strengths_off_light_on_change_faces_more_and_more(pattern_
     assert 0 < change["light"] < change["on"]
 
 
+def test_last_epochs_train_on_light_augmentation_alone(pattern_dataset):
+    split = data.load_split(pattern_dataset / "train")
+    batches = TrainingBatches(split, batch_size=32, augment="on", min_crop=40, erase=1.0, mixup=0.4,
+                              seed=3, light_from=2)
+    light = TrainingBatches(split, batch_size=32, augment="light", seed=3)
+    for epoch in (1, 2, 5):   # 5: a run resumed late
+        batches.set_epoch(epoch)
+        light.set_epoch(epoch)
+        x, y = batches[0]
+        if epoch < 2:
+            assert (y.max(axis=1) < 0.99).any()   # still mixup
+        else:   # no crops, erasing or mixup: exactly the light batch
+            np.testing.assert_array_equal(x, light[0][0])
+            np.testing.assert_array_equal(y, light[0][1])
+
+
 def test_mixup_blends_images_and_labels_by_the_same_share():
     # every face of class c is the flat grey c / 2, so a blend's grey gives away its shares
     labels = np.arange(60) % 3
