@@ -152,6 +152,11 @@ class WeightAverage(keras.callbacks.Callback):
         os.replace(partial, self.path)
 
 
+def validation_accuracy(model, validation):
+    """The share of validation faces `model` classifies right, scored as evaluate.py does."""
+    return float((predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean())
+
+
 def finish_model(path, class_names, train_x, validation, average=None):
     """Recompute BatchNorm statistics of the best epoch, and of the weight average
     if there is one, and keep whichever version scores best on validation.
@@ -164,7 +169,7 @@ def finish_model(path, class_names, train_x, validation, average=None):
     model, _ = load_trained_model(path)
 
     def accuracy():
-        return float((predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean())
+        return validation_accuracy(model, validation)
 
     scores, weights = {"best epoch": accuracy()}, {}
     print("Recomputing BatchNorm statistics over the training images ...", flush=True)
@@ -353,6 +358,11 @@ def train(args):
     if args.average_from > 0:
         average = WeightAverage(paths["average"], args.average_from - 1, resume=args.resume)
     best_so_far = history["val_accuracy"].max() if len(history) else -np.inf
+    if len(history) and paths["model"].is_file():
+        # the saved model may score above every epoch of the history (finish_model
+        # recomputed its statistics): a resumed run must not replace it with a worse one
+        best_so_far = max(best_so_far, validation_accuracy(load_trained_model(paths["model"])[0],
+                                                           dataset.validation))
     checkpoint = BestModelCheckpoint(paths["model"], class_names, best=best_so_far)
     recorder = RunRecorder(paths, history, len(dataset.train.y), args.batch_size)
     stopper = StopOnCtrlC()

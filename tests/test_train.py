@@ -134,6 +134,22 @@ def test_resumed_run_without_a_better_epoch_leaves_the_saved_model_alone(pattern
     assert pd.read_csv(paths["history"])["learning_rate"].iloc[-1] == pytest.approx(3e-4)
 
 
+def test_resumed_run_keeps_a_saved_model_that_scores_above_its_history(pattern_dataset, tmp_path,
+                                                                        monkeypatch):
+    output = tmp_path / "m.h5"
+    assert run_train(pattern_dataset, output, "--epochs", "1") == 0
+    paths = train.artefact_paths(output)
+    history = pd.read_csv(paths["history"])
+    history.loc[0, "val_accuracy"] = 0.0   # any later epoch beats the history ...
+    history.to_csv(paths["history"], index=False)
+    # ... but not the saved model, as after finish_model recomputed its statistics
+    monkeypatch.setattr(train, "validation_accuracy", lambda model, validation: 2.0)
+    saved = output.read_bytes()
+    assert run_train(pattern_dataset, output, "--epochs", "2", "--resume") == 0
+    assert output.read_bytes() == saved
+    assert len(pd.read_csv(paths["history"])) == 2
+
+
 def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_resume(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     path = tmp_path / "m.average.npz"
