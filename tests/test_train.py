@@ -117,14 +117,20 @@ def test_constant_schedule_holds_the_learning_rate():
     assert [schedule(epoch, 0.5) for epoch in (0, 5, 9)] == pytest.approx([1e-4] * 3)
 
 
+def one_epoch_run_whose_history_scored(dataset, output, val_accuracy):
+    """Train one epoch, then rewrite its history's validation accuracy; returns the paths."""
+    assert run_train(dataset, output, "--epochs", "1") == 0
+    paths = train.artefact_paths(output)
+    history = pd.read_csv(paths["history"])
+    history.loc[0, "val_accuracy"] = val_accuracy
+    history.to_csv(paths["history"], index=False)
+    return paths
+
+
 def test_resumed_run_without_a_better_epoch_leaves_the_saved_model_alone(pattern_dataset, tmp_path,
                                                                           capsys):
     output = tmp_path / "m.h5"
-    assert run_train(pattern_dataset, output, "--epochs", "1") == 0
-    paths = train.artefact_paths(output)
-    history = pd.read_csv(paths["history"])
-    history.loc[0, "val_accuracy"] = 2.0   # a score no later epoch can beat
-    history.to_csv(paths["history"], index=False)
+    paths = one_epoch_run_whose_history_scored(pattern_dataset, output, 2.0)   # no later epoch beats it
     saved = output.read_bytes()
     capsys.readouterr()
     assert run_train(pattern_dataset, output, "--epochs", "2", "--resume",
@@ -137,11 +143,7 @@ def test_resumed_run_without_a_better_epoch_leaves_the_saved_model_alone(pattern
 def test_resumed_run_keeps_a_saved_model_that_scores_above_its_history(pattern_dataset, tmp_path,
                                                                         monkeypatch):
     output = tmp_path / "m.h5"
-    assert run_train(pattern_dataset, output, "--epochs", "1") == 0
-    paths = train.artefact_paths(output)
-    history = pd.read_csv(paths["history"])
-    history.loc[0, "val_accuracy"] = 0.0   # any later epoch beats the history ...
-    history.to_csv(paths["history"], index=False)
+    paths = one_epoch_run_whose_history_scored(pattern_dataset, output, 0.0)   # any later epoch beats it ...
     # ... but not the saved model, as after finish_model recomputed its statistics
     monkeypatch.setattr(train, "validation_accuracy", lambda model, validation: 2.0)
     saved = output.read_bytes()
