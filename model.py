@@ -71,7 +71,9 @@ def recalibrate_batchnorm(model, x, batch_size=256):
     train.py does this when training ends: the moving statistics gathered during
     training average only the last few augmented batches, and for weights averaged
     over epochs (--average-from) they belong to none of them. Momentum is set per
-    batch so that the result is the plain mean over all batches.
+    batch so that the result is the plain mean over all batches. Dropout stays off,
+    as at inference: with it on, every BatchNorm after a Dropout would learn the wider
+    variance of dropped-out inputs. `model` is a Sequential, as build_model makes.
     """
     norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
@@ -79,7 +81,9 @@ def recalibrate_batchnorm(model, x, batch_size=256):
         for seen, start in enumerate(range(0, len(x), batch_size)):
             for layer in norms:
                 layer.momentum = seen / (seen + 1)
-            model(x[start:start + batch_size], training=True)
+            features = x[start:start + batch_size]
+            for layer in model.layers:
+                features = layer(features, training=isinstance(layer, layers.BatchNormalization))
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum

@@ -129,3 +129,14 @@ def test_recalibrated_batchnorm_holds_the_plain_mean_of_the_batch_statistics():
     np.testing.assert_allclose(np.asarray(norm.moving_variance),
                                np.mean([b.var(axis=(0, 1, 2)) for b in batches], axis=0), rtol=1e-4)
     assert norm.momentum == 0.9
+
+
+def test_recalibrated_batchnorm_learns_what_it_sees_at_inference_with_dropout_off():
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dropout(0.5),
+                              keras.layers.BatchNormalization(momentum=0.9)])
+    x = np.random.default_rng(0).normal(3.0, 1.0, (512, 8)).astype(np.float32)
+    recalibrate_batchnorm(model, x, batch_size=64)
+    norm = model.layers[1]
+    # with dropout at 0.5 the mean square doubles: a variance near 11 instead of 1
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), x.var(axis=0), rtol=0.05)
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), x.mean(axis=0), rtol=0.02)
