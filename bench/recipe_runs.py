@@ -7,6 +7,7 @@ print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it pri
 --plan first: two full-length runs and six short ones that change one thing at a time;
 whenever the full runs would miss the deadline at their current pace, a short run is
 stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-length runs.
+--plan third: eight full-length runs, each adding regularisation to the recipe.
 At the deadline every run is stopped; --resume continues the unfinished ones from their
 per-epoch checkpoints. With --pack DIR, the logs and histories go into DIR/runs.tar.gz
 and the .h5 of the best runs into 15 MB parts (what a lent GPU machine may send back).
@@ -37,6 +38,13 @@ def candidates(plan, short):
     second: what that suggested: Adam over 150 epochs, alone, with its last 20 epochs
     on light augmentation (two seeds), with dropout 0.1 as well (two seeds), and with
     crop jitter from 44 pixels.
+    third: what that suggested: the recipe (the second plan's adam-light, today's
+    defaults) overfits from epoch 90 on, so each run adds regularisation: decoupled
+    weight decay (two strengths), mixup, random erasing, all three (two seeds), and SGD
+    with Nesterov momentum at a tenth of the first plan's weight decay; and the recipe
+    itself with a third seed, this lease's baseline. Every run also
+    averages the weights of its 20 light epochs, to learn whether that average (its
+    BatchNorm statistics recomputed with dropout off) beats the best epoch.
     """
     if plan == "first":
         cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
@@ -51,6 +59,19 @@ def candidates(plan, short):
             "s-wd1e-4": RECIPE + cut + ["--weight-decay", "1e-4"],
         }
     light = LONG + ["--light-last", "20"]
+    if plan == "third":
+        averaged = light + ["--average-from", "131"]
+        everything = averaged + ["--weight-decay", "0.02", "--mixup", "0.2", "--erase", "0.25"]
+        return {
+            "wd0.01": averaged + ["--weight-decay", "0.01"],
+            "wd0.05": averaged + ["--weight-decay", "0.05"],
+            "mixup0.2": averaged + ["--mixup", "0.2"],
+            "erase0.25": averaged + ["--erase", "0.25"],
+            "all": everything,
+            "all-seed2": everything + ["--seed", "2"],
+            "sgd-wd1e-4": averaged + ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e-4"],
+            "recipe-seed3": averaged + ["--seed", "3"],
+        }
     return {
         "adam": LONG,
         "adam-light": light,
@@ -125,7 +146,7 @@ def main():
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--runs", type=Path, required=True, help="one folder per run goes here")
     parser.add_argument("--deadline", type=float, default=480, help="seconds until every run is stopped")
-    parser.add_argument("--plan", choices=["first", "second"], default="second", help="which runs (see candidates())")
+    parser.add_argument("--plan", choices=["first", "second", "third"], default="second", help="which runs (see candidates())")
     parser.add_argument("--short", type=int, default=40, help="epochs of the short runs")
     parser.add_argument("--workers", type=int, default=3, help="batch threads per run")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished runs in --runs")
