@@ -42,9 +42,9 @@ def candidates(plan, short):
     defaults) overfits from epoch 90 on, so each run adds regularisation: decoupled
     weight decay (two strengths), mixup, random erasing, all three (two seeds), and SGD
     with Nesterov momentum at a tenth of the first plan's weight decay; and the recipe
-    itself with a third seed, this lease's baseline. Every run also
-    averages the weights of its 20 light epochs, to learn whether that average (its
-    BatchNorm statistics recomputed with dropout off) beats the best epoch.
+    itself with a third seed, this lease's baseline. Every run also averages the
+    weights of its 20 light epochs, to learn whether that average (its BatchNorm
+    statistics recomputed with dropout off) beats the best epoch.
     """
     if plan == "first":
         cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
