@@ -65,7 +65,7 @@ def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
     return model
 
 
-def recalibrate_batchnorm(model, x, batch_size=256):
+def recalibrate_batchnorm(model, x, batch_size=256, dropout=False):
     """Recompute every BatchNorm layer's moving mean and variance over the images `x`.
 
     train.py does this when training ends: the moving statistics gathered during
@@ -73,7 +73,8 @@ def recalibrate_batchnorm(model, x, batch_size=256):
     over epochs (--average-from) they belong to none of them. Momentum is set per
     batch so that the result is the plain mean over all batches. Dropout stays off,
     as at inference: with it on, every BatchNorm after a Dropout would learn the wider
-    variance of dropped-out inputs. `model` is a Sequential, as build_model makes.
+    variance of dropped-out inputs (dropout=True: the way it was done before, for
+    bench/batchnorm_recompute.py). `model` is a Sequential, as build_model makes.
     """
     norms = [layer for layer in model.layers if isinstance(layer, layers.BatchNormalization)]
     momenta = [layer.momentum for layer in norms]
@@ -83,7 +84,7 @@ def recalibrate_batchnorm(model, x, batch_size=256):
                 layer.momentum = seen / (seen + 1)
             features = x[start:start + batch_size]
             for layer in model.layers:
-                features = layer(features, training=isinstance(layer, layers.BatchNormalization))
+                features = layer(features, training=dropout or isinstance(layer, layers.BatchNormalization))
     finally:
         for layer, momentum in zip(norms, momenta):
             layer.momentum = momentum
