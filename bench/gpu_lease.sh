@@ -16,7 +16,9 @@ shift 2
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/site KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1 \
     JAX_COMPILATION_CACHE_DIR=/tmp/jaxcache JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 \
-    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
+    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0 JAX_DEFAULT_MATMUL_PRECISION=highest
+# highest: float32 convolutions in float32, not TF32, so that the finish step's BatchNorm
+# recomputation and scoring match the CPU's (training runs in mixed float16 regardless)
 [ -d /tmp/fer/fer2013/train ] || { mkdir -p /tmp/fer && tar xzf .pack/fer2013.tar.gz -C /tmp/fer; }
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader || true
 python3 bench/recipe_runs.py --data /tmp/fer/fer2013 --runs /tmp/runs --plan "$plan" \

@@ -9,7 +9,7 @@ whenever the full runs would miss the deadline at their current pace, a short ru
 stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-length runs.
 --plan third: eight full-length runs, each adding regularisation to the recipe.
 At the deadline every run is stopped; --resume continues the unfinished ones from their
-per-epoch checkpoints. With --pack DIR, the logs and histories go into DIR/runs.tar.gz
+per-epoch checkpoints (--only NAME ...: just these). With --pack DIR, the logs and histories go into DIR/runs.tar.gz
 and the .h5 of the best runs into 15 MB parts (what a lent GPU machine may send back).
 """
 import argparse
@@ -150,12 +150,19 @@ def main():
     parser.add_argument("--short", type=int, default=40, help="epochs of the short runs")
     parser.add_argument("--workers", type=int, default=3, help="batch threads per run")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished runs in --runs")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="run only these of the plan (with --resume: when the time left "
+                             "finishes only a few, which ones)")
     parser.add_argument("--pack", type=Path, help="folder for what comes back")
     parser.add_argument("--models", type=int, default=3, help="how many of the best runs' models to pack")
     args = parser.parse_args()
 
     start = time.time()
-    runs = [Run(name, options, args) for name, options in candidates(args.plan, args.short).items()]
+    plan = candidates(args.plan, args.short)
+    unknown = set(args.only or []) - set(plan)
+    if unknown:
+        parser.error(f"not in plan {args.plan}: {', '.join(sorted(unknown))}")
+    runs = [Run(name, options, args) for name, options in plan.items() if not args.only or name in args.only]
     full = [run for run in runs if not run.name.startswith("s-")]
     last_cut, stopping = 0.0, False
     while any(run.running() for run in runs):
