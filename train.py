@@ -264,6 +264,10 @@ def parse_args(argv=None):
                         help="stochastic weight averaging: average the weights of every epoch from "
                              "this one (1-based, counting resumed epochs) to the end, and keep the "
                              "average if it validates better than the best single epoch; 0: off")
+    parser.add_argument("--average-lr", type=non_negative(float), default=0.0, metavar="RATE",
+                        help="with --average-from: hold the learning rate at RATE while averaging, "
+                             "so the averaged epochs differ (SWA's constant rate); 0: the schedule "
+                             "runs on")
     parser.add_argument("--workers", type=positive(int), default=1,
                         help="threads preparing training batches while the model trains")
     parser.add_argument("--no-litert", action="store_true",
@@ -271,7 +275,12 @@ def parse_args(argv=None):
                              "`python export.py` writes them later")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the last epoch's checkpoint beside --output")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.average_lr and not args.average_from:
+        parser.error("--average-lr needs --average-from")
+    if args.average_lr and args.lr_schedule == "plateau":
+        parser.error("--average-lr holds a rate the plateau schedule would change: use cosine or constant")
+    return args
 
 
 def print_distribution(table):
@@ -312,15 +321,19 @@ def prepare_model(args, paths, class_names):
 
 
 def learning_rate_schedule(args, min_lr=1e-5):
-    """The callback that lowers the learning rate as training goes."""
-    if args.lr_schedule == "cosine":
-        def cosine(epoch, _):
-            return min_lr + (args.learning_rate - min_lr) * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))
-        return keras.callbacks.LearningRateScheduler(cosine)
-    if args.lr_schedule == "constant":
-        return keras.callbacks.LearningRateScheduler(lambda epoch, _: args.learning_rate)
-    return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
-                                             min_lr=min_lr, verbose=1)
+    """The callback that lowers the learning rate as training goes; with --average-lr,
+    held at that rate from --average-from on."""
+    if args.lr_schedule == "plateau":
+        return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
+                                                 min_lr=min_lr, verbose=1)
+
+    def rate(epoch, _):
+        if args.average_lr and epoch >= args.average_from - 1:
+            return args.average_lr
+        if args.lr_schedule == "constant":
+            return args.learning_rate
+        return min_lr + (args.learning_rate - min_lr) * 0.5 * (1 + math.cos(math.pi * epoch / args.epochs))
+    return keras.callbacks.LearningRateScheduler(rate)
 
 
 def train(args):

@@ -117,6 +117,15 @@ def test_constant_schedule_holds_the_learning_rate():
     assert [schedule(epoch, 0.5) for epoch in (0, 5, 9)] == pytest.approx([1e-4] * 3)
 
 
+def test_averaging_rate_holds_from_the_first_averaged_epoch_after_the_cosine_decay():
+    args = train.parse_args(["--epochs", "10", "--learning-rate", "1e-3", "--average-from", "8",
+                             "--average-lr", "3e-4"])
+    schedule = train.learning_rate_schedule(args).schedule
+    cosine = train.learning_rate_schedule(train.parse_args(["--epochs", "10"])).schedule
+    assert [schedule(epoch, None) for epoch in range(7)] == pytest.approx([cosine(e, None) for e in range(7)])
+    assert [schedule(epoch, None) for epoch in (7, 8, 9)] == pytest.approx([3e-4] * 3)
+
+
 def one_epoch_run_whose_history_scored(dataset, output, val_accuracy):
     """Train one epoch, then rewrite its history's validation accuracy; returns the paths."""
     assert run_train(dataset, output, "--epochs", "1") == 0
