@@ -8,7 +8,8 @@ print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it pri
 whenever the full runs would miss the deadline at their current pace, a short run is
 stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-length runs.
 --plan third: eight full-length runs, each adding regularisation to the recipe.
---plan fourth: four full-length runs of the recipe with weight averaging at a held rate.
+--plan fourth: four full-length runs: weight averaging at a held rate (two seeds), batch
+128, label smoothing 0.2.
 At the deadline every run is stopped; --resume continues the unfinished ones from their
 per-epoch checkpoints (--only NAME ...: just these). With --pack DIR, the logs and histories go into DIR/runs.tar.gz
 and the .h5 of the best runs into 15 MB parts (what a lent GPU machine may send back).
@@ -49,7 +50,8 @@ def candidates(plan, short):
     fourth: what that suggested: the regularisers did not lift the recipe, and no run
     reached its average. So the recipe's two finished seeds (1337 and 2: the same data
     order and schedule as their finished runs up to epoch 110), each averaging its last
-    40 epochs at a learning rate held at 1e-4 or 3e-4 (SWA; the cosine is at 1.7e-4 there).
+    40 epochs at a learning rate held at 1e-4 (SWA; the cosine is at 1.7e-4 there); and
+    two candidates of issue 13 not yet tried: batch 128, label smoothing 0.2.
     """
     if plan == "first":
         cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
@@ -69,8 +71,8 @@ def candidates(plan, short):
         return {
             "swa1e-4": swa + ["--average-lr", "1e-4"],
             "swa1e-4-seed2": swa + ["--average-lr", "1e-4", "--seed", "2"],
-            "swa3e-4": swa + ["--average-lr", "3e-4"],
-            "swa3e-4-seed2": swa + ["--average-lr", "3e-4", "--seed", "2"],
+            "batch128": light + ["--batch-size", "128"],
+            "ls0.2": light + ["--label-smoothing", "0.2"],
         }
     if plan == "third":
         averaged = light + ["--average-from", "131"]
