@@ -11,8 +11,9 @@ stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-lengt
 --plan fourth: four full-length runs: weight averaging at a held rate (two seeds), batch
 128, label smoothing 0.2.
 At the deadline every run is stopped; --resume continues the unfinished ones from their
-per-epoch checkpoints (--only NAME ...: just these). With --pack DIR, the logs and histories go into DIR/runs.tar.gz
-and the .h5 of the best runs into 15 MB parts (what a lent GPU machine may send back).
+per-epoch checkpoints (--only NAME ...: just these). With --pack DIR, the logs and
+histories go into DIR/runs.tar.gz and the .h5 of the best runs into 15 MB parts (what a
+lent GPU machine may send back).
 """
 import argparse
 import csv
@@ -134,7 +135,8 @@ class Run:
     def best(self):
         """The score of the model it saved: its finish step's, else its best epoch's."""
         log = self.folder / "log"
-        kept = [line for line in log.read_text().splitlines() if "<- saved as the model" in line] if log.is_file() else []
+        lines = log.read_text().splitlines() if log.is_file() else []
+        kept = [line for line in lines if "<- saved as the model" in line]
         if kept:
             return float(kept[-1].split("<-")[0].split()[-1])
         return max((float(r["val_accuracy"]) for r in self.history()), default=0.0)
