@@ -14,11 +14,14 @@ class TrainingBatches(keras.utils.PyDataset):
     Reshuffled every epoch; augmentation is seeded per (epoch, batch), so a run
     is reproducible and safe with several workers. From epoch `light_from` (0-based)
     on, augmentation is `light`, without crops, erasing or mixup: the last epochs
-    then train on faces close to the plain ones they are scored on.
+    then train on faces close to the plain ones they are scored on. With
+    `soft_labels` (N, classes, rows as the split's), each target is that share
+    `soft_weight` of the soft label and the rest one-hot.
     """
 
     def __init__(self, split, batch_size=32, augment="off", min_crop=IMAGE_SIZE, erase=0.0, mixup=0.0,
-                 shuffle=True, seed=0, class_weights=None, light_from=None, **kwargs):
+                 shuffle=True, seed=0, class_weights=None, light_from=None, soft_labels=None,
+                 soft_weight=0.5, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = split.x, split.y
         self.num_classes = len(split.class_names)
@@ -28,6 +31,7 @@ class TrainingBatches(keras.utils.PyDataset):
         self.light = self.augment and {**AUGMENTATIONS["light"], "min_crop": IMAGE_SIZE, "erase": 0.0}
         self.light_from = light_from
         self.mixup = mixup
+        self.soft_labels, self.soft_weight = soft_labels, soft_weight
         self.shuffle = shuffle
         self.seed = seed
         self.class_weights = None if class_weights is None else np.asarray(class_weights, np.float32)
@@ -52,6 +56,8 @@ class TrainingBatches(keras.utils.PyDataset):
             x = augment_batch(x, rng, **augment)
         labels = self.y[rows]
         onehot = np.eye(self.num_classes, dtype=np.float32)[labels]
+        if self.soft_labels is not None:
+            onehot = (1 - self.soft_weight) * onehot + self.soft_weight * self.soft_labels[rows]
         if self.mixup > 0 and not late:
             # mixup (Zhang et al., 2018): each image blended with another of the batch, labels alike
             share = rng.beta(self.mixup, self.mixup, (len(rows), 1)).astype(np.float32)

@@ -14,7 +14,7 @@ on any Keras backend. See docs/TRAINING.md, "Data pipeline".
 """
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -117,6 +117,7 @@ class Split:
     y: np.ndarray          # int class indices (N,)
     class_names: list
     skipped: list          # [(path, reason)]
+    files: list = field(default_factory=list)   # "class/file name" of each face, as x
 
 
 @dataclass
@@ -174,16 +175,17 @@ def load_split(split_dir, class_names=None, workers=4):
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     with ThreadPoolExecutor(workers) as pool:  # cv2 decoding releases the GIL
         decoded = list(pool.map(read_image, files))
-    x, y, skipped = [], [], []
+    x, y, kept, skipped = [], [], [], []
     for path, label, (image, reason) in zip(files, labels, decoded):
         if image is None:
             skipped.append((path, reason))
         else:
             x.append(preprocess_face(image))
             y.append(label)
+            kept.append(f"{path.parent.name}/{path.name}")
     if not x:
         raise DatasetError(f"no usable images in {split_dir}")
-    return Split(np.stack(x), np.array(y, dtype=np.int64), found, skipped)
+    return Split(np.stack(x), np.array(y, dtype=np.int64), found, skipped, kept)
 
 
 def _class_mismatch(where, expected, found):

@@ -5,6 +5,7 @@ TensorFlow op, an OpenCV call, the data pipeline or a save) can be swallowed
 there, so the signal only sets a flag that the work loop checks between steps.
 A second Ctrl-C raises KeyboardInterrupt at once.
 """
+import contextlib
 import os
 import signal
 import sys
@@ -45,3 +46,17 @@ class StopRequest:
         self.requested = True
         if self.message:
             print(self.message, flush=True)
+
+
+@contextlib.contextmanager
+def terminate_as_ctrl_c():
+    """Within: SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so that `kill` cuts
+    short an optional step that the caller skips on KeyboardInterrupt (by default
+    SIGTERM ends the program, skipping what comes after the step as well)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -17,7 +17,8 @@ Writes, beside --output (default models/modelTrained.h5):
   NAME.classes.png     images per class and split
   NAME.resume.keras    last epoch with optimizer state, for --resume
   NAME.average.npz     with --average-from: the running weight average, for --resume
-Ctrl-C stops cleanly: the best model and the history so far stay on disk.
+Ctrl-C stops cleanly: the best model and the history so far stay on disk. Ctrl-C
+(or SIGTERM) again while it recomputes BatchNorm statistics at the end skips that.
 """
 import math
 import os
@@ -37,7 +38,8 @@ import data  # noqa: E402
 import plots  # noqa: E402
 from cli import Parser, non_negative, number, positive  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
-from interrupt import StopRequest, run_main  # noqa: E402
+from distillation import load_soft_labels  # noqa: E402
+from interrupt import StopRequest, run_main, terminate_as_ctrl_c  # noqa: E402
 from model import (OPTIMIZERS, build_model, choose_precision, load_trained_model,  # noqa: E402
                    recalibrate_batchnorm, save_trained_model)
 from runtime import export_twins, labels_path, litert_path, predict_proba  # noqa: E402
@@ -251,6 +253,12 @@ def parse_args(argv=None):
                         help="train the last EPOCHS epochs of --epochs with light augmentation and no "
                              "crops, erasing or mixup, closer to the plain faces it is scored on (a run of "
                              "EPOCHS or fewer: all of it); 0: off")
+    parser.add_argument("--soft-labels", type=Path, metavar="FILE",
+                        help="knowledge distillation: also learn from these teachers' probabilities for "
+                             "each training face (written by bench/soft_labels.py)")
+    parser.add_argument("--soft-weight", type=number(float, 0, 1), metavar="SHARE",
+                        help="with --soft-labels: the share of each target that is the soft label "
+                             "(the rest is the folder's one-hot label; default 0.5)")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
@@ -280,6 +288,10 @@ def parse_args(argv=None):
         parser.error("--average-lr needs --average-from")
     if args.average_lr and args.lr_schedule == "plateau":
         parser.error("--average-lr holds a rate the plateau schedule would change: use cosine or constant")
+    if args.soft_weight is not None and not args.soft_labels:
+        parser.error("--soft-weight needs --soft-labels")
+    if args.soft_weight is None:
+        args.soft_weight = 0.5
     return args
 
 
@@ -360,10 +372,15 @@ def train(args):
     weights = None
     if args.class_weight == "balanced":
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
+    soft_labels = None
+    if args.soft_labels:
+        soft_labels = load_soft_labels(args.soft_labels, dataset.train)
+        print(f"Soft labels: {args.soft_labels} (share {args.soft_weight} of each target)")
     train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
                                     min_crop=args.crop, erase=args.erase, mixup=args.mixup,
                                     seed=args.seed, class_weights=weights, workers=args.workers,
-                                    light_from=args.epochs - args.light_last if args.light_last else None)
+                                    light_from=args.epochs - args.light_last if args.light_last else None,
+                                    soft_labels=soft_labels, soft_weight=args.soft_weight)
     train_batches.set_epoch(initial_epoch)
     val_batches = TrainingBatches(dataset.validation, args.batch_size, seed=args.seed + 1)
 
@@ -412,10 +429,12 @@ def train(args):
     # a resumed run that trained no better epoch and averages nothing has nothing new to finish
     if paths["model"].is_file() and (checkpoint.best_epoch is not None or average is not None):
         try:
-            summary["final_scores"], summary["kept"] = finish_model(
-                paths["model"], class_names, dataset.train.x, dataset.validation, average)
+            # Ctrl-C or SIGTERM skips it: what a run stopped to be resumed later wants
+            with terminate_as_ctrl_c():
+                summary["final_scores"], summary["kept"] = finish_model(
+                    paths["model"], class_names, dataset.train.x, dataset.validation, average)
         except KeyboardInterrupt:
-            print("\nSkipped recomputing BatchNorm statistics; the best epoch stays as saved.")
+            print("\nSkipped recomputing BatchNorm statistics; the best epoch stays as saved.", flush=True)
     if paths["model"].is_file() and not args.no_litert:
         print("Exporting the LiteRT twins for the app ...", flush=True)
         write_litert_twins(paths["model"])

@@ -8,12 +8,14 @@ print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it pri
 whenever the full runs would miss the deadline at their current pace, a short run is
 stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-length runs.
 --plan third: eight full-length runs, each adding regularisation to the recipe.
---plan fourth: four full-length runs: weight averaging at a held rate (two seeds), batch
-128, label smoothing 0.2.
-At the deadline every run is stopped; --resume continues the unfinished ones from their
-per-epoch checkpoints (--only NAME ...: just these). With --pack DIR, the logs and
-histories go into DIR/runs.tar.gz and the .h5 of the best runs into 15 MB parts (what a
-lent GPU machine may send back).
+--plan fourth: four full-length runs: weight averaging at a held rate, batch 128, label
+smoothing 0.2, soft labels of seven trained models.
+At the deadline every run is stopped (SIGTERM: train.py saves its last epoch), and a
+second SIGTERM skips its finish step (BatchNorm recomputed: a resumed run redoes it at
+its end, bench/batchnorm_recompute.py for a model left unfinished); --resume continues
+the unfinished ones from their per-epoch checkpoints (--only NAME ...: just these). With
+--pack DIR, the logs and histories go into DIR/runs.tar.gz and the .h5 of the best runs
+into 15 MB parts (what a lent GPU machine may send back).
 """
 import argparse
 import csv
@@ -29,6 +31,7 @@ RECIPE = ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e
           "--crop", "40", "--erase", "0.5", "--patience", "0", "--average-from", "121", "--epochs", "150"]
 ADAM = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--crop", "48", "--erase", "0"]
 WARP = ["--crop", "48", "--erase", "0"]   # the old augmentation: no crops, no erasing
+TEACHERS = ROOT / "docs" / "recipe-v2-gpu" / "teachers7.npz"   # docs/TRAINING.md, "Soft labels"
 LONG = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--batch-size", "64",
         "--augment", "on", "--crop", "48", "--erase", "0", "--dropout", "0.25", "--label-smoothing", "0.1",
         "--lr-schedule", "cosine", "--patience", "0", "--epochs", "150"]
@@ -49,10 +52,11 @@ def candidates(plan, short):
     weights of its 20 light epochs, to learn whether that average (its BatchNorm
     statistics recomputed with dropout off) beats the best epoch.
     fourth: what that suggested: the regularisers did not lift the recipe, and no run
-    reached its average. So the recipe's two finished seeds (1337 and 2: the same data
-    order and schedule as their finished runs up to epoch 110), each averaging its last
-    40 epochs at a learning rate held at 1e-4 (SWA; the cosine is at 1.7e-4 there); and
-    two candidates of issue 13 not yet tried: batch 128, label smoothing 0.2.
+    reached its average. So the recipe's seed 1337 (the same data order and schedule as
+    the shipped run up to epoch 110) averaging its last 40 epochs at a learning rate held
+    at 1e-4 (SWA; the cosine is at 1.7e-4 there); two candidates of issue 13 not yet
+    tried, batch 128 and label smoothing 0.2; and distillation: half of each target the
+    mean probabilities of the seven models trained so far (TEACHERS).
     """
     if plan == "first":
         cut = ["--epochs", str(short), "--average-from", str(short - short // 5 + 1)]
@@ -71,7 +75,7 @@ def candidates(plan, short):
         swa = light + ["--average-from", "111"]
         return {
             "swa1e-4": swa + ["--average-lr", "1e-4"],
-            "swa1e-4-seed2": swa + ["--average-lr", "1e-4", "--seed", "2"],
+            "distill7": light + ["--soft-labels", str(TEACHERS), "--soft-weight", "0.5"],
             "batch128": light + ["--batch-size", "128"],
             "ls0.2": light + ["--label-smoothing", "0.2"],
         }
@@ -105,7 +109,7 @@ class Run:
         self.name, self.folder = name, args.runs / name
         self.folder.mkdir(parents=True, exist_ok=True)
         self.epochs = int(options[max(i for i, o in enumerate(options) if o == "--epochs") + 1])
-        self.process = None
+        self.process, self.stopped_at, self.finish_skipped = None, None, False
         done = len(self.history()) if args.resume else 0   # a run stopped before its first epoch starts anew
         if done >= self.epochs:
             return
@@ -132,14 +136,34 @@ class Run:
     def running(self):
         return self.process is not None and self.process.poll() is None
 
+    def stop(self):
+        """SIGTERM: train.py finishes the epoch's queued steps, validates, saves and finishes."""
+        log = self.folder / "log"
+        self.stopped_at = log.stat().st_size if log.is_file() else 0
+        self.process.send_signal(signal.SIGTERM)
+
+    def skip_finish(self):
+        """Once a stopped run recomputes BatchNorm statistics, SIGTERM again: train.py
+        skips that step (its resumed run redoes it at the end). True when it did."""
+        if self.stopped_at is None or self.finish_skipped or not self.running():
+            return False
+        with open(self.folder / "log", "rb") as log:
+            log.seek(self.stopped_at)
+            if b"Recomputing BatchNorm" not in log.read():
+                return False
+        self.process.send_signal(signal.SIGTERM)
+        self.finish_skipped = True
+        return True
+
     def best(self):
         """The score of the model it saved: its finish step's, else its best epoch's."""
         log = self.folder / "log"
         lines = log.read_text().splitlines() if log.is_file() else []
         kept = [line for line in lines if "<- saved as the model" in line]
-        if kept:
-            return float(kept[-1].split("<-")[0].split()[-1])
-        return max((float(r["val_accuracy"]) for r in self.history()), default=0.0)
+        scores = [float(r["val_accuracy"]) for r in self.history()]
+        if kept:   # an epoch trained after that finish step is saved only where it beats it
+            scores.append(float(kept[-1].split("<-")[0].split()[-1]))
+        return max(scores, default=0.0)
 
     def status(self):
         rows = self.history()
@@ -186,24 +210,29 @@ def main():
         parser.error(f"not in plan {args.plan}: {', '.join(sorted(unknown))}")
     runs = [Run(name, options, args) for name, options in plan.items() if not args.only or name in args.only]
     full = [run for run in runs if not run.name.startswith("s-")]
-    last_cut, stopping = 0.0, False
+    last_cut, last_print, stopping = 0.0, 0.0, False
     while any(run.running() for run in runs):
-        time.sleep(15)
+        time.sleep(3 if stopping else 15)
         elapsed = time.time() - start
-        print(f"[{elapsed:4.0f}s] " + "  ".join(run.status() for run in runs), flush=True)
+        if elapsed - last_print >= 15:
+            print(f"[{elapsed:4.0f}s] " + "  ".join(run.status() for run in runs), flush=True)
+            last_print = elapsed
         needs = [run.seconds_left() for run in full if run.running()]
         late = any(need is not None and elapsed + need > args.deadline - 15 for need in needs)
         shorts = [run for run in runs if run.name.startswith("s-") and run.running()]
         if late and shorts and elapsed - last_cut > 45:
             print(f"the full runs would miss the deadline: stopping {shorts[-1].name}", flush=True)
-            shorts[-1].process.send_signal(signal.SIGTERM)
+            shorts[-1].stop()
             last_cut = elapsed
         if elapsed > args.deadline and not stopping:
             print("deadline: stopping every run", flush=True)
             for run in runs:
                 if run.running():
-                    run.process.send_signal(signal.SIGTERM)
+                    run.stop()
             stopping = True
+        for run in runs:
+            if stopping and run.skip_finish():
+                print(f"{run.name}: skipping its finish step", flush=True)
         if elapsed > args.deadline + 75:
             for run in runs:
                 if run.running():

@@ -31,6 +31,8 @@ import train
     (train, ["--average-lr", "-1e-4", "--average-from", "5"], "--average-lr"),
     (train, ["--average-lr", "1e-4"], "--average-lr needs --average-from"),
     (train, ["--average-lr", "1e-4", "--average-from", "5", "--lr-schedule", "plateau"], "plateau"),
+    (train, ["--soft-weight", "1.5", "--soft-labels", "soft.npz"], "--soft-weight"),
+    (train, ["--soft-weight", "0.5"], "--soft-weight needs --soft-labels"),
     (train, ["--seed", "x"], "--seed"),
     (evaluate, ["--data", ".", "--low-light", "0"], "--low-light"),
     (evaluate, ["--data", ".", "--low-light", "1.5"], "--low-light"),

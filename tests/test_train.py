@@ -194,3 +194,31 @@ def test_the_saved_model_is_the_best_of_best_epoch_recomputed_bn_and_average(pat
     accuracy = (predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean()
     best_epoch = pd.read_csv(train.artefact_paths(output)["history"])["val_accuracy"].max()
     assert accuracy >= best_epoch - 1e-6
+
+
+def test_sigterm_while_recomputing_batchnorm_skips_it_and_keeps_the_saved_model(pattern_dataset, tmp_path,
+                                                                                 monkeypatch, capsys):
+    import os
+    import signal
+
+    class Killed(Exception):
+        pass
+
+    def killed(signum, frame):
+        raise Killed   # what SIGTERM would do here if train.py left it alone: end the run
+
+    def sigterm_midway(model, images, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)   # as bench/recipe_runs.py does at its deadline
+
+    output = tmp_path / "m.h5"
+    previous = signal.signal(signal.SIGTERM, killed)
+    monkeypatch.setattr(train, "recalibrate_batchnorm", sigterm_midway)
+    try:
+        assert run_train(pattern_dataset, output, "--epochs", "1") == 0
+    finally:
+        restored = signal.signal(signal.SIGTERM, previous)
+    assert restored is killed   # SIGTERM means what it meant before once the step is over
+    out = capsys.readouterr().out
+    assert "Skipped recomputing BatchNorm statistics" in out and "best validation accuracy" in out
+    assert "<- saved as the model" not in out
+    assert load_trained_model(output)[1] == ["disc", "horizontal", "vertical"]

@@ -1,0 +1,43 @@
+"""Soft labels: what trained models (teachers) say about each training face, for a new
+model to learn from besides the folder labels (knowledge distillation).
+
+The teachers' averaged probabilities are computed once and saved with the face each
+row belongs to (`bench/soft_labels.py`), so `train.py --soft-labels FILE` costs no
+more than training on the folder labels and needs none of the teachers.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from data import DatasetError
+
+
+def save_soft_labels(path, split, probabilities):
+    """Write each face's probabilities (N, classes) of `split` with its file name."""
+    probabilities = np.asarray(probabilities, np.float32)
+    if probabilities.shape != (len(split.files), len(split.class_names)):
+        raise ValueError(f"probabilities of shape {probabilities.shape} for {len(split.files)} faces "
+                         f"of {len(split.class_names)} classes")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, files=np.array(split.files), class_names=np.array(split.class_names),
+                        probabilities=probabilities.astype(np.float16))
+
+
+def load_soft_labels(path, split):
+    """The saved probabilities in the row order of `split`, as float32 (N, classes),
+    each row summing to 1. Every face of `split` must have one, for the same classes."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"soft labels not found: {path}")
+    with np.load(path) as saved:
+        files, class_names = saved["files"].tolist(), saved["class_names"].tolist()
+        probabilities = saved["probabilities"].astype(np.float32)
+    if class_names != list(split.class_names):
+        raise DatasetError(f"{path} holds soft labels for {class_names}, not {list(split.class_names)}")
+    row = {name: i for i, name in enumerate(files)}
+    missing = [name for name in split.files if name not in row]
+    if missing:
+        raise DatasetError(f"{path} has no soft labels for {len(missing)} of {len(split.files)} faces "
+                           f"(first: {missing[0]}): made for another dataset?")
+    aligned = probabilities[[row[name] for name in split.files]]
+    return aligned / aligned.sum(axis=1, keepdims=True)   # float16 rounding

@@ -1,0 +1,77 @@
+"""Soft labels (knowledge distillation): saved by face, aligned by face, and learned from."""
+import keras
+import numpy as np
+import pytest
+
+import data
+import train
+from batches import TrainingBatches
+from conftest import make_dataset
+from distillation import load_soft_labels, save_soft_labels
+from runtime import predict_proba
+
+
+def permuted_labels(split, permutation):
+    """One-hot soft labels that name class permutation[c] for every face of class c."""
+    return np.eye(len(split.class_names), dtype=np.float32)[np.asarray(permutation)[split.y]]
+
+
+def test_soft_labels_follow_their_faces_whatever_the_order(pattern_dataset, tmp_path):
+    split = data.load_split(pattern_dataset / "train")
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(3), len(split.y)).astype(np.float32)
+    reverse = data.Split(split.x[::-1], split.y[::-1], split.class_names, [], split.files[::-1])
+    save_soft_labels(tmp_path / "soft.npz", reverse, probabilities[::-1])
+    loaded = load_soft_labels(tmp_path / "soft.npz", split)
+    np.testing.assert_allclose(loaded, probabilities, atol=2e-3)   # stored as float16
+    np.testing.assert_allclose(loaded.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_soft_labels_of_another_dataset_are_clear_errors(pattern_dataset, tmp_path):
+    split = data.load_split(pattern_dataset / "train")
+    part = data.Split(split.x[:10], split.y[:10], split.class_names, [], split.files[:10])
+    save_soft_labels(tmp_path / "part.npz", part, permuted_labels(part, [0, 1, 2]))
+    with pytest.raises(data.DatasetError, match="no soft labels for 110 of 120 faces"):
+        load_soft_labels(tmp_path / "part.npz", split)
+    renamed = data.Split(split.x, split.y, ["a", "b", "c"], [], split.files)
+    save_soft_labels(tmp_path / "renamed.npz", renamed, permuted_labels(split, [0, 1, 2]))
+    with pytest.raises(data.DatasetError, match="for \\['a', 'b', 'c'\\]"):
+        load_soft_labels(tmp_path / "renamed.npz", split)
+    with pytest.raises(FileNotFoundError):
+        load_soft_labels(tmp_path / "missing.npz", split)
+
+
+def test_targets_mix_the_soft_label_of_each_face_with_its_folder_label(pattern_dataset):
+    split = data.load_split(pattern_dataset / "train")
+    soft = permuted_labels(split, [1, 2, 0])
+    batches = TrainingBatches(split, batch_size=32, seed=3, soft_labels=soft, soft_weight=0.25)
+    batches.set_epoch(4)   # shuffled: each target must still be its own face's
+    x, y = batches[1]
+    rows = batches.order[32:64]
+    np.testing.assert_array_equal(x, split.x[rows])
+    folder = np.eye(3, dtype=np.float32)[split.y[rows]]
+    np.testing.assert_allclose(y, 0.75 * folder + 0.25 * soft[rows])
+
+
+def test_a_model_trained_on_soft_labels_alone_learns_what_they_say(tmp_path, capsys):
+    dataset = make_dataset(tmp_path / "patterns", per_class=(60, 20))
+    split = data.load_split(dataset / "train")
+    save_soft_labels(tmp_path / "soft.npz", split, permuted_labels(split, [1, 2, 0]))
+    output = tmp_path / "m.h5"
+    assert train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "8",
+                       "--epochs", "5", "--mixed-precision", "off", "--no-litert",
+                       "--soft-labels", str(tmp_path / "soft.npz"), "--soft-weight", "1"]) == 0
+    assert "Soft labels:" in capsys.readouterr().out
+    # the last epoch: the saved model is the epoch that best matched the folder labels
+    last = keras.models.load_model(train.artefact_paths(output)["resume"])
+    validation = data.load_split(dataset / "validation", split.class_names)
+    predicted = predict_proba(last, validation.x).argmax(axis=1)
+    assert (predicted == np.array([1, 2, 0])[validation.y]).mean() >= 0.8   # the teachers' classes
+
+
+def test_soft_labels_for_another_dataset_are_a_one_line_error(pattern_dataset, tmp_path, capsys):
+    other = data.load_split(make_dataset(tmp_path / "other", per_class=(5, 2), seed=1) / "train")
+    save_soft_labels(tmp_path / "soft.npz", other, permuted_labels(other, [0, 1, 2]))
+    assert train.main(["--data", str(pattern_dataset), "--output", str(tmp_path / "m.h5"),
+                       "--soft-labels", str(tmp_path / "soft.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "no soft labels for" in err and "\n" not in err
