@@ -58,7 +58,7 @@ def test_a_model_trained_on_soft_labels_alone_learns_what_they_say(tmp_path, cap
     save_soft_labels(tmp_path / "soft.npz", split, permuted_labels(split, [1, 2, 0]))
     output = tmp_path / "m.h5"
     assert train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "8",
-                       "--epochs", "5", "--mixed-precision", "off", "--no-litert",
+                       "--epochs", "3", "--mixed-precision", "off", "--no-litert",
                        "--soft-labels", str(tmp_path / "soft.npz"), "--soft-weight", "1"]) == 0
     assert "Soft labels:" in capsys.readouterr().out
     # the last epoch: the saved model is the epoch that best matched the folder labels
