@@ -20,6 +20,7 @@ Writes, beside --output (default models/modelTrained.h5):
 Ctrl-C stops cleanly: the best model and the history so far stay on disk. Ctrl-C
 (or SIGTERM) again while it recomputes BatchNorm statistics at the end skips that.
 """
+import argparse
 import math
 import os
 import sys
@@ -256,7 +257,7 @@ def parse_args(argv=None):
     parser.add_argument("--soft-labels", type=Path, metavar="FILE",
                         help="knowledge distillation: also learn from these teachers' probabilities for "
                              "each training face (written by bench/soft_labels.py)")
-    parser.add_argument("--soft-weight", type=number(float, 0, 1), metavar="SHARE",
+    parser.add_argument("--soft-weight", type=number(float, 0, 1), default=argparse.SUPPRESS, metavar="SHARE",
                         help="with --soft-labels: the share of each target that is the soft label "
                              "(the rest is the folder's one-hot label; default 0.5)")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
@@ -288,10 +289,9 @@ def parse_args(argv=None):
         parser.error("--average-lr needs --average-from")
     if args.average_lr and args.lr_schedule == "plateau":
         parser.error("--average-lr holds a rate the plateau schedule would change: use cosine or constant")
-    if args.soft_weight is not None and not args.soft_labels:
+    if "soft_weight" in vars(args) and not args.soft_labels:   # absent unless given
         parser.error("--soft-weight needs --soft-labels")
-    if args.soft_weight is None:
-        args.soft_weight = 0.5
+    args.soft_weight = vars(args).get("soft_weight", 0.5)
     return args
 
 
