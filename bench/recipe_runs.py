@@ -230,9 +230,10 @@ def main():
                 if run.running():
                     run.stop()
             stopping = True
-        for run in runs:
-            if stopping and run.skip_finish():
-                print(f"{run.name}: skipping its finish step", flush=True)
+        if stopping:
+            for run in runs:
+                if run.skip_finish():
+                    print(f"{run.name}: skipping its finish step", flush=True)
         if elapsed > args.deadline + 75:
             for run in runs:
                 if run.running():
