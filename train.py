@@ -2,10 +2,12 @@
 
     python train.py --data ../shared/data/fer2013
     python train.py --data ../shared/data/fer2013 --resume      # continue an interrupted run
+    python train.py --data ../shared/data/fer2013 --resume --time-limit 480   # 8 hours more, then pause
 
 With its defaults this is the recipe that made the shipped model (docs/TRAINING.md):
 Adam 1e-3 with a cosine decay over 150 epochs, batch 64, the last 20 epochs on light
-augmentation. That is minutes on a GPU and many hours on a CPU: Ctrl-C and --resume.
+augmentation. That is minutes on a GPU and many hours on a CPU: --time-limit (or Ctrl-C)
+and --resume.
 
 Writes, beside --output (default models/modelTrained.h5):
   NAME.h5              best model by validation accuracy (no optimizer state)
@@ -155,6 +157,28 @@ class WeightAverage(keras.callbacks.Callback):
         os.replace(partial, self.path)
 
 
+class StopBeforeTimeLimit(keras.callbacks.Callback):
+    """Stop after the last whole epoch that can end before `deadline` (a time.perf_counter()
+    reading), judging the next epoch by the longest so far, not counting the first unless
+    it is the only one (it compiles: on a GPU it takes 20 times as long as the next).
+    Unlike Ctrl-C, no epoch is cut short: --resume goes on with the next epoch, on the
+    same schedule and data order."""
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline, self.seconds, self.reached = deadline, [], False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self.seconds.append(now - self.epoch_start)
+        if now + max(self.seconds[1:] or self.seconds) > self.deadline:
+            self.reached = True
+            self.model.stop_training = True
+
+
 def validation_accuracy(model, validation):
     """The share of validation faces `model` classifies right, scored as evaluate.py does."""
     return float((predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean())
@@ -284,6 +308,10 @@ def parse_args(argv=None):
                              "`python export.py` writes them later")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the last epoch's checkpoint beside --output")
+    parser.add_argument("--time-limit", type=non_negative(float), default=0.0, metavar="MINUTES",
+                        help="pause after the last whole epoch that ends within MINUTES of the start "
+                             "(judged by the longest epoch after the first), without the finish step; the same "
+                             "command with --resume continues exactly there; 0: no limit")
     args = parser.parse_args(argv)
     if args.average_lr and not args.average_from:
         parser.error("--average-lr needs --average-from")
@@ -350,6 +378,7 @@ def learning_rate_schedule(args, min_lr=1e-5):
 
 def train(args):
     """Run training; returns a summary dict. Artefacts are written as it goes."""
+    deadline = time.perf_counter() + 60 * args.time_limit
     keras.utils.set_random_seed(args.seed)
     paths = artefact_paths(args.output)
     paths["model"].parent.mkdir(parents=True, exist_ok=True)
@@ -407,6 +436,10 @@ def train(args):
                                                        restore_best_weights=True, verbose=1))
     if average is not None:
         callbacks.append(average)
+    time_limit = None
+    if args.time_limit:
+        time_limit = StopBeforeTimeLimit(deadline)   # last: its epochs include the recorder's saving
+        callbacks.append(time_limit)
     started = time.perf_counter()
     try:
         model.fit(train_batches, validation_data=val_batches, epochs=args.epochs,
@@ -420,14 +453,21 @@ def train(args):
     if interrupted:
         print("\nInterrupted: keeping the best model and the history so far.")
     history = recorder.history
-    summary = {"interrupted": interrupted, "wall_s": time.perf_counter() - started,
+    paused = time_limit is not None and time_limit.reached and not interrupted and len(history) < args.epochs
+    if paused:
+        print(f"\nTime limit: pausing after epoch {len(history)} of {args.epochs}; "
+              f"the same command with --resume continues.")
+    summary = {"interrupted": interrupted, "paused": paused, "wall_s": time.perf_counter() - started,
                "epochs_run": len(history) - initial_epoch, "paths": paths}
     if len(history):
         best = history["val_accuracy"].idxmax()
         summary.update(best_val_accuracy=float(history.loc[best, "val_accuracy"]),
                        best_epoch=int(history.loc[best, "epoch"]) + 1)
-    # a resumed run that trained no better epoch and averages nothing has nothing new to finish
-    if paths["model"].is_file() and (checkpoint.best_epoch is not None or average is not None):
+    # The finish step is for a run's end, which a paused run has not reached; a run stopped
+    # earlier with no new best epoch and nothing averaged has nothing new to finish.
+    reached_end = summary["epochs_run"] > 0 and len(history) >= args.epochs
+    if paths["model"].is_file() and not paused and (
+            reached_end or checkpoint.best_epoch is not None or average is not None):
         try:
             # Ctrl-C or SIGTERM skips it: what a run stopped to be resumed later wants
             with terminate_as_ctrl_c():
@@ -466,7 +506,8 @@ def print_summary(summary):
     if "images_per_s" in summary:
         print(f"  training speed:           {summary['images_per_s']:.0f} images/s")
     print(f"  epochs this run:          {summary['epochs_run']}"
-          f"{' (interrupted)' if summary['interrupted'] else ''}")
+          f"{' (interrupted)' if summary['interrupted'] else ''}"
+          f"{' (paused at --time-limit: --resume continues)' if summary['paused'] else ''}")
     print(f"  wall time:                {summary['wall_s'] / 60:.1f} min")
     for name, path in summary["paths"].items():
         if path.exists():

@@ -10,10 +10,12 @@ stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-lengt
 --plan third: eight full-length runs, each adding regularisation to the recipe.
 --plan fourth: four full-length runs: weight averaging at a held rate, batch 128, label
 smoothing 0.2, soft labels of seven trained models.
-At the deadline every run is stopped (SIGTERM: train.py saves its last epoch), and a
-second SIGTERM skips its finish step (BatchNorm recomputed: a resumed run redoes it at
-its end, bench/batchnorm_recompute.py for a model left unfinished); --resume continues
-the unfinished ones from their per-epoch checkpoints (--only NAME ...: just these). With
+Each run pauses after its last whole epoch before the deadline (train.py --time-limit:
+no finish step, which its resumed run does at its end); one still running at the
+deadline is stopped (SIGTERM: train.py cuts the epoch short and saves), and a second
+SIGTERM skips its finish step (bench/batchnorm_recompute.py for a model left
+unfinished); --resume continues the unfinished ones from their per-epoch checkpoints
+(--only NAME ...: just these). With
 --pack DIR, the logs and histories go into DIR/runs.tar.gz and the .h5 of the best runs
 into 15 MB parts (what a lent GPU machine may send back).
 """
@@ -115,7 +117,8 @@ class Run:
             return
         command = [sys.executable, str(ROOT / "train.py"), "--data", str(args.data),
                    "--output", str(self.folder / "model.h5"), "--no-litert",
-                   "--workers", str(args.workers)] + options + (["--resume"] if done else [])
+                   "--workers", str(args.workers), "--time-limit", f"{(args.deadline - 5) / 60:.3f}",
+                   ] + options + (["--resume"] if done else [])
         with open(self.folder / "command.txt", "a") as record:
             record.write(" ".join(command[1:]) + "\n")
         self.process = subprocess.Popen(command, stdout=open(self.folder / "log", "a"),
