@@ -19,6 +19,7 @@ Writes, beside --output (default models/modelTrained.h5):
   NAME.classes.png     images per class and split
   NAME.resume.keras    last epoch with optimizer state, for --resume
   NAME.average.npz     with --average-from: the running weight average, for --resume
+  NAME.options.json    the options of the run, which --resume continues with
 Ctrl-C stops cleanly: the best model and the history so far stay on disk. Ctrl-C
 (or SIGTERM) again while it recomputes BatchNorm statistics at the end skips that.
 """
@@ -45,6 +46,7 @@ from distillation import load_soft_labels  # noqa: E402
 from interrupt import StopRequest, run_main, terminate_as_ctrl_c  # noqa: E402
 from model import (OPTIMIZERS, build_model, choose_precision, load_trained_model,  # noqa: E402
                    recalibrate_batchnorm, save_trained_model)
+from run_options import changed_options, recorded_argv, save_run_options  # noqa: E402
 from runtime import export_twins, labels_path, litert_path, predict_proba  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).parent / "models" / "modelTrained.h5"
@@ -61,6 +63,7 @@ def artefact_paths(output):
         "classes": Path(f"{stem}.classes.png"),
         "resume": Path(f"{stem}.resume.keras"),
         "average": Path(f"{stem}.average.npz"),
+        "options": Path(f"{stem}.options.json"),
         "litert": litert_path(output, "litert"),
         "litert-int8": litert_path(output, "litert-int8"),
     }
@@ -245,6 +248,33 @@ class StopOnCtrlC(keras.callbacks.Callback):
 
 
 def parse_args(argv=None):
+    """The options of this sitting; with --resume, those the run recorded, overridden by any
+    given here."""
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    if args.resume:
+        options_path = artefact_paths(args.output)["options"]
+        try:
+            recorded = recorded_argv(options_path)
+        except ValueError as error:
+            parser.error(str(error))
+        if recorded:
+            args = parser.parse_args(recorded + argv)   # the later of a repeated option wins
+            changes = changed_options(parser.parse_args(recorded), args)
+            print(f"Continuing with the run's options in {options_path}"
+                  f"{'; changed here: ' + ', '.join(changes) if changes else ''}")
+    if args.average_lr and not args.average_from:
+        parser.error("--average-lr needs --average-from")
+    if args.average_lr and args.lr_schedule == "plateau":
+        parser.error("--average-lr holds a rate the plateau schedule would change: use cosine or constant")
+    if "soft_weight" in vars(args) and not args.soft_labels:   # absent unless given
+        parser.error("--soft-weight needs --soft-labels")
+    args.soft_weight = vars(args).get("soft_weight", 0.5)
+    return args
+
+
+def build_parser():
     parser = Parser(description="Train the facial emotion CNN.")
     parser.add_argument("--data", type=Path, default=Path("../shared/data/fer2013"),
                         help="dataset root holding train/ and validation/ class folders")
@@ -307,20 +337,13 @@ def parse_args(argv=None):
                         help="do not write the LiteRT twins (NAME.tflite, NAME.int8.tflite) at the end; "
                              "`python export.py` writes them later")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from the last epoch's checkpoint beside --output")
+                        help="continue the run beside --output from its last epoch's checkpoint, with the "
+                             "options it was started with (NAME.options.json); options given here override them")
     parser.add_argument("--time-limit", type=non_negative(float), default=0.0, metavar="MINUTES",
                         help="pause after the last whole epoch that ends within MINUTES of the start "
                              "(judged by the longest epoch after the first), without the finish step; the same "
-                             "command with --resume continues exactly there; 0: no limit")
-    args = parser.parse_args(argv)
-    if args.average_lr and not args.average_from:
-        parser.error("--average-lr needs --average-from")
-    if args.average_lr and args.lr_schedule == "plateau":
-        parser.error("--average-lr holds a rate the plateau schedule would change: use cosine or constant")
-    if "soft_weight" in vars(args) and not args.soft_labels:   # absent unless given
-        parser.error("--soft-weight needs --soft-labels")
-    args.soft_weight = vars(args).get("soft_weight", 0.5)
-    return args
+                             "command with --resume continues with the next epoch; 0: no limit")
+    return parser
 
 
 def print_distribution(table):
@@ -395,6 +418,7 @@ def train(args):
     initial_epoch = len(history)
     if initial_epoch >= args.epochs:
         raise ValueError(f"already trained {initial_epoch} epochs; pass a larger --epochs to continue")
+    save_run_options(paths["options"], args)
     # the layers carry the policy (a resumed Sequential reports float32 for itself)
     print(f"Precision: {model.layers[0].dtype_policy.name}, parameters: {model.count_params():,}")
 

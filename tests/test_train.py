@@ -36,7 +36,8 @@ def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp
     assert run_train(pattern_dataset, output, "--epochs", "3", "--resume") == 0
     history = pd.read_csv(paths["history"])
     assert history["epoch"].tolist() == [0, 1, 2]
-    assert "Resuming" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Resuming" in out and "changed here: --epochs 3 (was 2)" in out
     model, names = load_trained_model(output)
     assert model.output_shape == (None, 3)
 
@@ -106,19 +107,37 @@ def test_ctrl_c_keeps_the_best_model_and_the_history(pattern_dataset, tmp_path):
 def test_time_limit_pauses_after_a_whole_epoch_and_resume_finishes_the_run(pattern_dataset, tmp_path, capsys):
     output = tmp_path / "m.h5"
     paths = train.artefact_paths(output)
-    assert run_train(pattern_dataset, output, "--epochs", "3", "--time-limit", "0.001") == 0
+    assert run_train(pattern_dataset, output, "--epochs", "3", "--learning-rate", "0.01",
+                     "--time-limit", "0.001") == 0
     out = capsys.readouterr().out
     assert "pausing after epoch 1 of 3" in out and "Recomputing" not in out   # the first epoch always runs
     history = pd.read_csv(paths["history"])
     assert history["epoch"].tolist() == [0]
     assert history["images_per_s"].iloc[0] * history["seconds"].iloc[0] >= 119.9   # all 120 faces: not cut short
 
-    assert run_train(pattern_dataset, output, "--epochs", "3", "--resume", "--time-limit", "0.001") == 0
-    assert "pausing after epoch 2 of 3" in capsys.readouterr().out
-    assert run_train(pattern_dataset, output, "--epochs", "3", "--resume", "--time-limit", "0.001") == 0
+    # later sittings need only --resume: the run's own options (3 epochs, rate 0.01) carry on
+    resume = ["--data", str(pattern_dataset), "--output", str(output), "--resume", "--time-limit", "0.001",
+              "--no-litert"]
+    assert train.main(resume) == 0
+    out = capsys.readouterr().out
+    assert "Continuing with the run's options" in out and "changed here" not in out
+    assert "pausing after epoch 2 of 3" in out
+    assert train.main(resume) == 0
     out = capsys.readouterr().out
     assert "pausing" not in out and "Recomputing" in out   # the last epoch ends the run: finished
-    assert pd.read_csv(paths["history"])["epoch"].tolist() == [0, 1, 2]
+    history = pd.read_csv(paths["history"])
+    assert history["epoch"].tolist() == [0, 1, 2]
+    schedule = train.learning_rate_schedule(train.parse_args(["--epochs", "3", "--learning-rate", "0.01"]))
+    assert history["learning_rate"].tolist() == pytest.approx([schedule.schedule(e, None) for e in range(3)])
+
+
+def test_resume_with_a_damaged_options_record_is_a_one_line_error(tmp_path, capsys):
+    output = tmp_path / "m.h5"
+    train.artefact_paths(output)["options"].write_text("{not json")
+    with pytest.raises(SystemExit) as stop:
+        train.parse_args(["--output", str(output), "--resume"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "is not a run's options" in err and "\n" not in err
 
 
 def test_time_limit_judges_the_next_epoch_by_the_longest_after_the_first(monkeypatch):
