@@ -3,13 +3,17 @@ model to learn from besides the folder labels (knowledge distillation).
 
 The teachers' averaged probabilities are computed once and saved with the face each
 row belongs to (`bench/soft_labels.py`), so `train.py --soft-labels FILE` costs no
-more than training on the folder labels and needs none of the teachers.
+more than training on the folder labels and needs none of the teachers. The shipped
+model learnt from `models/teachers7.npz`, which `train.py` uses by default wherever it
+holds every training face (FER-2013's).
 """
 from pathlib import Path
 
 import numpy as np
 
 from data import DatasetError
+
+SHIPPED_TEACHERS = Path(__file__).resolve().parent / "models" / "teachers7.npz"
 
 
 def save_soft_labels(path, split, probabilities):
@@ -41,3 +45,17 @@ def load_soft_labels(path, split):
                            f"(first: {missing[0]}): made for another dataset?")
     aligned = probabilities[[row[name] for name in split.files]]
     return aligned / aligned.sum(axis=1, keepdims=True)   # float16 rounding
+
+
+def choose_soft_labels(choice, split):
+    """(probabilities or None, a line saying which) for `train.py --soft-labels CHOICE`:
+    "none"; a file, which must hold every face of `split`; or "auto": the shipped
+    teachers' file where it holds every face of `split`, else none."""
+    if choice == "none":
+        return None, "none"
+    if choice != "auto":
+        return load_soft_labels(choice, split), str(choice)
+    try:
+        return load_soft_labels(SHIPPED_TEACHERS, split), str(SHIPPED_TEACHERS)
+    except (FileNotFoundError, DatasetError) as reason:
+        return None, f"none, since {reason}"

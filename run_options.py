@@ -18,8 +18,6 @@ def run_options(args):
     for dest, value in vars(args).items():
         if dest in SITTING_OPTIONS or value is None:
             continue
-        if dest == "soft_weight" and not args.soft_labels:   # a default that needs --soft-labels
-            continue
         options[flag(dest)] = str(value)
     return options
 

@@ -6,7 +6,8 @@
 
 With its defaults this is the recipe that made the shipped model (docs/TRAINING.md):
 Adam 1e-3 with a cosine decay over 150 epochs, batch 64, the last 20 epochs on light
-augmentation. That is minutes on a GPU and many hours on a CPU: --time-limit (or Ctrl-C)
+augmentation, and on FER-2013 half of each target the soft label of the seven models in
+models/teachers7.npz (distillation). That is minutes on a GPU and many hours on a CPU: --time-limit (or Ctrl-C)
 and --resume.
 
 Writes, beside --output (default models/modelTrained.h5):
@@ -23,7 +24,6 @@ Writes, beside --output (default models/modelTrained.h5):
 Ctrl-C stops cleanly: the best model and the history so far stay on disk. Ctrl-C
 (or SIGTERM) again while it recomputes BatchNorm statistics at the end skips that.
 """
-import argparse
 import math
 import os
 import sys
@@ -42,7 +42,7 @@ import data  # noqa: E402
 import plots  # noqa: E402
 from cli import Parser, non_negative, number, positive  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
-from distillation import load_soft_labels  # noqa: E402
+from distillation import choose_soft_labels  # noqa: E402
 from interrupt import StopRequest, run_main, terminate_as_ctrl_c  # noqa: E402
 from model import (OPTIMIZERS, build_model, choose_precision, load_trained_model,  # noqa: E402
                    recalibrate_batchnorm, save_trained_model)
@@ -268,9 +268,6 @@ def parse_args(argv=None):
         parser.error("--average-lr needs --average-from")
     if args.average_lr and args.lr_schedule == "plateau":
         parser.error("--average-lr holds a rate the plateau schedule would change: use cosine or constant")
-    if "soft_weight" in vars(args) and not args.soft_labels:   # absent unless given
-        parser.error("--soft-weight needs --soft-labels")
-    args.soft_weight = vars(args).get("soft_weight", 0.5)
     return args
 
 
@@ -308,12 +305,14 @@ def build_parser():
                         help="train the last EPOCHS epochs of --epochs with light augmentation and no "
                              "crops, erasing or mixup, closer to the plain faces it is scored on (a run of "
                              "EPOCHS or fewer: all of it); 0: off")
-    parser.add_argument("--soft-labels", type=Path, metavar="FILE",
-                        help="knowledge distillation: also learn from these teachers' probabilities for "
-                             "each training face (written by bench/soft_labels.py)")
-    parser.add_argument("--soft-weight", type=number(float, 0, 1), default=argparse.SUPPRESS, metavar="SHARE",
-                        help="with --soft-labels: the share of each target that is the soft label "
-                             "(the rest is the folder's one-hot label; default 0.5)")
+    parser.add_argument("--soft-labels", default="auto", metavar="FILE",
+                        help="knowledge distillation: also learn from teachers' probabilities for each "
+                             "training face, a file written by bench/soft_labels.py; auto: "
+                             "models/teachers7.npz (the seven models the shipped one learnt from) where it "
+                             "holds every training face, as for FER-2013, else none; none: folder labels only")
+    parser.add_argument("--soft-weight", type=number(float, 0, 1), default=0.5, metavar="SHARE",
+                        help="with soft labels: the share of each target that is the soft label "
+                             "(the rest is the folder's one-hot label)")
     parser.add_argument("--mixed-precision", choices=["auto", "on", "off"], default="auto",
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
@@ -425,10 +424,8 @@ def train(args):
     weights = None
     if args.class_weight == "balanced":
         weights = data.balanced_class_weights(dataset.train.y, len(class_names))
-    soft_labels = None
-    if args.soft_labels:
-        soft_labels = load_soft_labels(args.soft_labels, dataset.train)
-        print(f"Soft labels: {args.soft_labels} (share {args.soft_weight} of each target)")
+    soft_labels, source = choose_soft_labels(args.soft_labels, dataset.train)
+    print(f"Soft labels: {source}" + (f" (share {args.soft_weight} of each target)" if soft_labels is not None else ""))
     train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
                                     min_crop=args.crop, erase=args.erase, mixup=args.mixup,
                                     seed=args.seed, class_weights=weights, workers=args.workers,

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 
 import data
+import distillation
 import train
 from batches import TrainingBatches
-from conftest import make_dataset
-from distillation import load_soft_labels, save_soft_labels
+from conftest import FER2013, make_dataset
+from distillation import choose_soft_labels, load_soft_labels, save_soft_labels
 from runtime import predict_proba
 
 
@@ -75,3 +76,34 @@ def test_soft_labels_for_another_dataset_are_a_one_line_error(pattern_dataset, t
                        "--soft-labels", str(tmp_path / "soft.npz")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "no soft labels for" in err and "\n" not in err
+
+
+def test_by_default_a_run_learns_from_the_shipped_teachers_where_they_hold_its_faces(
+        pattern_dataset, tmp_path, monkeypatch):
+    assert train.parse_args([]).soft_labels == "auto"
+    split = data.load_split(pattern_dataset / "train")
+    teachers = tmp_path / "teachers.npz"
+    save_soft_labels(teachers, split, permuted_labels(split, [1, 2, 0]))
+    monkeypatch.setattr(distillation, "SHIPPED_TEACHERS", teachers)
+    probabilities, source = choose_soft_labels("auto", split)
+    np.testing.assert_allclose(probabilities, permuted_labels(split, [1, 2, 0]))
+    assert source == str(teachers)
+    # another dataset (the user's own faces): folder labels only, and the run says why
+    classes = ("happy", "sad", "surprise")
+    other = data.load_split(make_dataset(tmp_path / "other", classes, per_class=(5, 2)) / "train")
+    probabilities, source = choose_soft_labels("auto", other)
+    assert probabilities is None and source.startswith("none, since") and "not ['happy', 'sad', 'surprise']" in source
+    assert choose_soft_labels("none", split) == (None, "none")
+
+
+def test_the_shipped_teachers_hold_every_usable_fer2013_training_face():
+    if not (FER2013 / "train").is_dir():
+        pytest.skip(f"FER-2013 not found at {FER2013}")
+    with np.load(distillation.SHIPPED_TEACHERS) as saved:
+        files, class_names = set(saved["files"].tolist()), saved["class_names"].tolist()
+    assert class_names == data.class_folders(FER2013 / "train")
+    on_disk = {f"{path.parent.name}/{path.name}" for path in (FER2013 / "train").glob("*/*") if path.is_file()}
+    assert files <= on_disk
+    # the faces without a soft label are those load_split skips, so "auto" finds every face
+    for name in on_disk - files:
+        assert data.read_image(FER2013 / "train" / name)[0] is None, name
