@@ -31,12 +31,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from distillation import SHIPPED_TEACHERS as TEACHERS  # noqa: E402   docs/TRAINING.md, "Soft labels"
 RECIPE = ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e-3", "--batch-size", "64",
           "--crop", "40", "--erase", "0.5", "--patience", "0", "--average-from", "121", "--epochs", "150",
           "--soft-labels", "none"]   # none: what these runs trained on before soft labels became the default
 ADAM = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--crop", "48", "--erase", "0"]
 WARP = ["--crop", "48", "--erase", "0"]   # the old augmentation: no crops, no erasing
-TEACHERS = ROOT / "models" / "teachers7.npz"   # docs/TRAINING.md, "Soft labels"
 TEACHERS8 = ROOT / "docs" / "recipe-v2-gpu" / "teachers8.npz"   # docs/TRAINING.md, "The fourth lease"
 LONG = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--batch-size", "64",
         "--augment", "on", "--crop", "48", "--erase", "0", "--dropout", "0.25", "--label-smoothing", "0.1",
