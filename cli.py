@@ -48,3 +48,17 @@ def positive(kind):
 
 def non_negative(kind):
     return number(kind, 0)
+
+
+def check_writable(path, what):
+    """Raise OSError, one line, where `path` cannot be written: an output written only at the
+    end of long work is checked before the work starts. Leaves no file behind."""
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    existed = path.exists()
+    try:
+        path.open("ab").close()
+    except OSError as error:
+        raise OSError(f"cannot write {what} {path}: {error.strerror}") from None
+    if not existed:
+        path.unlink()

@@ -17,7 +17,7 @@ import pandas as pd
 
 import data
 import plots
-from cli import Parser, number
+from cli import Parser, check_writable, number
 from interrupt import run_main
 from runtime import RUNTIMES, load_classifier, predict_proba
 
@@ -117,6 +117,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
+        for path, what in ((args.heatmap, "heatmap"), (args.json, "report")):
+            if path is not None:
+                check_writable(path, what)
         model, class_names, runtime = load_classifier(args.model, args.runtime)
         split = data.load_split(evaluation_split(args.data), class_names=class_names)
     except (data.DatasetError, FileNotFoundError, ValueError, OSError) as error:

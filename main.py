@@ -11,7 +11,7 @@ written so far.
 import sys
 from pathlib import Path
 
-from cli import Parser, non_negative, number, positive
+from cli import Parser, check_writable, non_negative, number, positive
 from data import LIGHT_FIXES
 from detection import FaceDetector
 from interrupt import StopRequest, run_main
@@ -76,9 +76,9 @@ def parse_args(argv=None):
 
 
 def check_output_paths(args):
-    for path in (args.csv, args.plot):
-        if path is not None and not path.parent.exists():
-            raise FileNotFoundError(f"output folder does not exist: {path.parent}")
+    for path, what in ((args.csv, "CSV"), (args.plot, "plot")):
+        if path is not None:
+            check_writable(path, what)
 
 
 def print_summary(stats, class_names, max_tracks=30):

@@ -66,9 +66,11 @@ def plot_emotion_timeline(faces, class_names, path):
         ax.stackplot(binned.index, binned.T.values, labels=class_names,
                      colors=sns.color_palette("tab10", len(class_names)))
         ax.set_xlim(binned.index.min(), binned.index.max())
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:
+        ax.text(0.5, 0.5, "no faces found", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylim(0, 1)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("mean probability")
     ax.set_title("Emotion over time")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return _save(fig, path)

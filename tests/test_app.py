@@ -110,6 +110,27 @@ def test_bad_sources_are_one_line_errors_with_exit_code_2(tmp_path, capsys, app_
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.parametrize("option, message", [("--csv", "cannot write CSV"), ("--plot", "cannot write plot")])
+def test_unwritable_outputs_are_one_line_errors_before_any_frame(tmp_path, capsys, app_model, option, message):
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), np.zeros((64, 64), np.uint8))
+    (tmp_path / "taken").mkdir()   # a folder where the file would go
+    assert main.main(["--source", str(photo), "--model", str(app_model[0]), "--no-display",
+                      option, str(tmp_path / "taken")]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ") and message in err and "\n" not in err.strip()
+    assert "frames:" not in out
+
+
+def test_plot_of_a_run_without_faces_says_so_without_warnings(tmp_path, app_model):
+    photo = tmp_path / "empty.png"
+    cv2.imwrite(str(photo), background(320, 240))
+    result = run_main("--source", photo, "--model", app_model[0], "--plot", tmp_path / "p.png", "--no-display")
+    assert result.returncode == 0, result.stderr
+    assert "faces: 0" in result.stdout and "Warning" not in result.stderr
+    assert cv2.imread(str(tmp_path / "p.png")) is not None
+
+
 def test_missing_model_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "a.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
     assert main.main(["--source", str(tmp_path / "a.png"), "--model", str(tmp_path / "none.h5")]) == 2

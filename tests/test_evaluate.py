@@ -70,6 +70,17 @@ def test_class_mismatch_is_a_one_line_error(scored, tmp_path, capsys):
     assert err.startswith("error: class folders") and "missing disc" in err and "\n" not in err
 
 
+@pytest.mark.parametrize("option", ["--json", "--heatmap"])
+def test_unwritable_report_is_a_one_line_error_before_scoring(scored, tmp_path, capsys, option):
+    root, model_path = scored
+    (tmp_path / "taken").mkdir()   # a folder where the file would go
+    assert evaluate.main(["--data", str(root), "--model", str(model_path), "--heatmap", str(tmp_path / "cm.png"),
+                          option, str(tmp_path / "taken")]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: cannot write") and "\n" not in err.strip()
+    assert "accuracy" not in out and not (tmp_path / "cm.png").exists()
+
+
 def test_output_piped_into_a_closed_reader_ends_without_a_traceback(scored, tmp_path):
     root, model_path = scored
     process = subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), "--data", str(root),
