@@ -7,6 +7,10 @@ from pathlib import Path
 # options of one sitting, not of the run: never recorded
 SITTING_OPTIONS = ("output", "resume", "time_limit", "workers", "no_litert")
 
+# options added after runs were first recorded, with the value that continues such a run as
+# it began: a record without --soft-labels was made when training read folder labels only
+ADDED_LATER = {"--soft-labels": "none"}
+
 
 def flag(dest):
     return "--" + dest.replace("_", "-")
@@ -35,6 +39,7 @@ def recorded_argv(path):
         options = json.loads(path.read_text())
     except ValueError as error:
         raise ValueError(f"{path} is not a run's options: {error}") from None
+    options = {**ADDED_LATER, **options}
     return [text for option, value in options.items() for text in (option, value)]
 
 

@@ -4,9 +4,10 @@
 #
 #   bash bench/gpu_lease.sh PLAN DEADLINE_S [recipe_runs.py options, e.g. --resume]
 #
-# Needs, in the checkout (both ignored, listed in .git/info/exclude) and named in `carry`:
-#   .whl/   keras, namex and optree wheels (docs/TRAINING.md, "How the lease was used")
-#   .pack/fer2013.tar.gz   tar czf .pack/fer2013.tar.gz -C ../shared/data fer2013/train fer2013/validation
+# Needs, in the checkout (both ignored, listed in .git/info/exclude) and named in `carry`,
+# both made here by `bash bench/gpu_prepare.sh`:
+#   .whl/   keras, namex and optree wheels
+#   .pack/fer2013.tar.gz   FER-2013's train/ and validation/ JPEGs
 # Move models/modelTrained.h5 and its .tflite twins out of the checkout for the call: with
 # them it passes the 64 MiB a call may carry. A second call on the still-warm machine
 # reuses /tmp/site, /tmp/fer, /tmp/runs and the compilation cache.

@@ -140,6 +140,18 @@ def test_resume_with_a_damaged_options_record_is_a_one_line_error(tmp_path, caps
     assert stop.value.code == 2 and "is not a run's options" in err and "\n" not in err
 
 
+def test_resume_keeps_a_run_recorded_before_soft_labels_on_folder_labels(tmp_path, capsys):
+    output = tmp_path / "m.h5"
+    record = train.artefact_paths(output)["options"]
+    record.write_text(json.dumps({"--epochs": "150", "--seed": "2"}))   # written before --soft-labels existed
+    args = train.parse_args(["--output", str(output), "--resume"])
+    assert (args.soft_labels, args.epochs, args.seed) == ("none", 150, 2)
+    assert "changed here" not in capsys.readouterr().out
+    assert train.parse_args(["--output", str(output), "--resume", "--soft-labels", "auto"]).soft_labels == "auto"
+    record.write_text(json.dumps({"--epochs": "150", "--soft-labels": "auto"}))
+    assert train.parse_args(["--output", str(output), "--resume"]).soft_labels == "auto"
+
+
 def test_time_limit_judges_the_next_epoch_by_the_longest_after_the_first(monkeypatch):
     durations = [60.0] + [3.0] * 100   # the first epoch compiles
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
