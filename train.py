@@ -25,7 +25,6 @@ Ctrl-C stops cleanly: the best model and the history so far stay on disk. Ctrl-C
 (or SIGTERM) again while it recomputes BatchNorm statistics at the end skips that.
 """
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,8 +41,10 @@ import data  # noqa: E402
 import plots  # noqa: E402
 from cli import Parser, non_negative, number, positive  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
+from callbacks import (BestModelCheckpoint, RunRecorder, StopBeforeTimeLimit, StopOnCtrlC,  # noqa: E402
+                       WeightAverage)
 from distillation import choose_soft_labels  # noqa: E402
-from interrupt import StopRequest, run_main, terminate_as_ctrl_c  # noqa: E402
+from interrupt import run_main, terminate_as_ctrl_c  # noqa: E402
 from model import (OPTIMIZERS, build_model, choose_precision, load_trained_model,  # noqa: E402
                    recalibrate_batchnorm, save_trained_model)
 from run_options import changed_options, recorded_argv, save_run_options  # noqa: E402
@@ -67,119 +68,6 @@ def artefact_paths(output):
         "litert": litert_path(output, "litert"),
         "litert-int8": litert_path(output, "litert-int8"),
     }
-
-
-class BestModelCheckpoint(keras.callbacks.Callback):
-    """Keep the model with the best `monitor` value, saved atomically, without optimizer state.
-
-    Keras' own ModelCheckpoint writes the file in place (an interrupted write
-    corrupts the previous best) and stores the optimizer state (3x the size).
-    """
-
-    def __init__(self, path, class_names, monitor="val_accuracy", best=-np.inf):
-        super().__init__()
-        self.path, self.class_names, self.monitor = path, class_names, monitor
-        self.best, self.best_epoch = best, None
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value > self.best:
-            self.best, self.best_epoch = value, epoch
-            save_trained_model(self.model, self.path, self.class_names)
-
-
-class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: history CSV, curves PNG and the resumable checkpoint."""
-
-    async_safe = True   # its batch hook may run in Keras' threads, so steps queue ahead
-
-    def __init__(self, paths, history, train_images, batch_size):
-        super().__init__()
-        self.paths, self.history = paths, history
-        self.train_images, self.batch_size = train_images, batch_size
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-        self.train_end = None
-        self.batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches = max(self.batches, batch + 1)
-
-    def on_test_begin(self, logs=None):
-        if self.train_end is None:
-            # Keras may queue training steps ahead of the device: wait for the last one
-            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
-            self.train_end = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        train_seconds = (self.train_end or now) - self.epoch_start
-        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
-               "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
-               "seconds": now - self.epoch_start,
-               # an epoch cut short by Ctrl-C trained on fewer images
-               "images_per_s": min(self.batches * self.batch_size, self.train_images) / train_seconds}
-        self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
-        self.history.to_csv(self.paths["history"], index=False)
-        plots.plot_history(self.history, self.paths["curves"])
-        partial = self.paths["resume"].with_name(self.paths["resume"].stem + ".partial.keras")
-        self.model.save(partial)
-        os.replace(partial, self.paths["resume"])
-
-
-class WeightAverage(keras.callbacks.Callback):
-    """Stochastic weight averaging: the running mean of the weights at the end of
-    every epoch from `start` (0-based) on, saved after each so --resume continues it.
-    A saved average that began at another epoch is not continued: a new --average-from
-    starts a new average."""
-
-    def __init__(self, path, start, resume=False):
-        super().__init__()
-        self.path, self.start = Path(path), start
-        self.mean, self.count = None, 0
-        if resume and self.path.is_file():
-            with np.load(self.path) as saved:
-                if "start" in saved.files and int(saved["start"]) != start:
-                    return
-                self.count = int(saved["count"])
-                arrays = sum(name.startswith("w") for name in saved.files)
-                self.mean = [saved[f"w{i}"] for i in range(arrays)]
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch < self.start:
-            return
-        weights = self.model.get_weights()
-        if self.mean is None:
-            self.mean = [np.array(w, dtype=np.float32) for w in weights]
-        else:
-            self.mean = [m + (w - m) / (self.count + 1) for m, w in zip(self.mean, weights)]
-        self.count += 1
-        partial = self.path.with_name(self.path.stem + ".partial.npz")
-        np.savez(partial, count=self.count, start=self.start, **{f"w{i}": m for i, m in enumerate(self.mean)})
-        os.replace(partial, self.path)
-
-
-class StopBeforeTimeLimit(keras.callbacks.Callback):
-    """Stop after the last whole epoch that can end before `deadline` (a time.perf_counter()
-    reading), judging the next epoch by the longest so far, not counting the first unless
-    it is the only one (it compiles: on a GPU it takes 20 times as long as the next).
-    Unlike Ctrl-C, no epoch is cut short: --resume goes on with the next epoch, on the
-    same schedule and data order."""
-
-    def __init__(self, deadline):
-        super().__init__()
-        self.deadline, self.seconds, self.reached = deadline, [], False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        self.seconds.append(now - self.epoch_start)
-        if now + max(self.seconds[1:] or self.seconds) > self.deadline:
-            self.reached = True
-            self.model.stop_training = True
 
 
 def validation_accuracy(model, validation):
@@ -217,34 +105,6 @@ def finish_model(path, class_names, train_x, validation, average=None):
         model.set_weights(weights[kept])
         save_trained_model(model, path, class_names)
     return scores, kept
-
-
-class StopOnCtrlC(keras.callbacks.Callback):
-    """First Ctrl-C (or SIGTERM): finish the batch, validate, save, stop.
-    A second Ctrl-C stops at once (see interrupt.py for why a flag)."""
-
-    async_safe = True   # its batch hook only passes a flag on, from whichever thread runs it
-
-    def __init__(self):
-        super().__init__()
-        self.stop = StopRequest("\nStopping after this batch (Ctrl-C again to stop now) ...")
-
-    def set_model(self, model):
-        super().set_model(model)
-        # `self.model` syncs JAX's training state into the model, which from Keras' threads
-        # races the next step (it ends in "buffer has been deleted or donated"): keep our own
-        self.trainee = model
-
-    def on_train_begin(self, logs=None):
-        self.stop.install()
-
-    def restore(self):
-        """Give Ctrl-C back its usual meaning (called once fit() is over)."""
-        self.stop.restore()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.stop.requested:
-            self.trainee.stop_training = True
 
 
 def parse_args(argv=None):

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import callbacks
 import train
 from model import load_trained_model
 from runtime import choose_runtime, predict_proba
@@ -155,11 +156,11 @@ def test_resume_keeps_a_run_recorded_before_soft_labels_on_folder_labels(tmp_pat
 def test_time_limit_judges_the_next_epoch_by_the_longest_after_the_first(monkeypatch):
     durations = [60.0] + [3.0] * 100   # the first epoch compiles
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    stop = train.StopBeforeTimeLimit(deadline=200.0)
+    stop = callbacks.StopBeforeTimeLimit(deadline=200.0)
     stop.set_model(model)
     model.stop_training = False   # as fit() sets it
     now = 0.0
-    monkeypatch.setattr(train.time, "perf_counter", lambda: now)
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: now)
     for epoch, seconds in enumerate(durations):
         stop.on_epoch_begin(epoch)
         now += seconds
@@ -232,7 +233,7 @@ def test_resumed_run_keeps_a_saved_model_that_scores_above_its_history(pattern_d
 def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_resume(tmp_path):
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     path = tmp_path / "m.average.npz"
-    average = train.WeightAverage(path, start=1)
+    average = callbacks.WeightAverage(path, start=1)
     average.set_model(model)
     for epoch, value in enumerate((5.0, 1.0, 2.0)):
         model.set_weights([np.full_like(w, value) for w in model.get_weights()])
@@ -241,11 +242,11 @@ def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_re
     for mean in average.mean:
         np.testing.assert_allclose(mean, 1.5)
 
-    resumed = train.WeightAverage(path, start=1, resume=True)
+    resumed = callbacks.WeightAverage(path, start=1, resume=True)
     assert resumed.count == 2
     np.testing.assert_allclose(resumed.mean[0], 1.5)
-    assert train.WeightAverage(path, start=1).count == 0   # a fresh run starts over
-    assert train.WeightAverage(path, start=2, resume=True).count == 0   # another start: a new average
+    assert callbacks.WeightAverage(path, start=1).count == 0   # a fresh run starts over
+    assert callbacks.WeightAverage(path, start=2, resume=True).count == 0   # another start: a new average
 
 
 def test_the_saved_model_is_the_best_of_best_epoch_recomputed_bn_and_average(pattern_dataset, tmp_path,
