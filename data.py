@@ -205,6 +205,9 @@ def load_dataset(root):
     """Load train/ and validation/ of a dataset root; both must hold the same classes."""
     root = resolve_root(root)
     train = load_split(root / "train")
+    if len(train.class_names) < 2:
+        raise DatasetError(f"{root / 'train'} has one class folder ({train.class_names[0]}): "
+                           f"a classifier needs at least two")
     validation = load_split(root / "validation", class_names=train.class_names)
     return Dataset(train, validation)
 

@@ -24,8 +24,11 @@ class FaceDetector:
 
     def __init__(self, cascade_path, scale_factor=1.1, min_neighbors=3, min_face_size=48,
                  detect_width=640):
-        self.cascade = cv2.CascadeClassifier(str(cascade_path))
-        if self.cascade.empty():
+        try:
+            self.cascade = cv2.CascadeClassifier(str(cascade_path))
+        except (cv2.error, SystemError):   # a file that is not a cascade fails inside OpenCV
+            self.cascade = None
+        if self.cascade is None or self.cascade.empty():
             raise DetectorError(f"cannot load face cascade {cascade_path}")
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
         self.min_face_size, self.detect_width = min_face_size, detect_width

@@ -131,6 +131,17 @@ def test_plot_of_a_run_without_faces_says_so_without_warnings(tmp_path, app_mode
     assert cv2.imread(str(tmp_path / "p.png")) is not None
 
 
+@pytest.mark.parametrize("cascade", ["missing.xml", "not-a-cascade.xml"])
+def test_a_cascade_that_will_not_load_is_a_one_line_error(tmp_path, capsys, app_model, cascade):
+    (tmp_path / "not-a-cascade.xml").write_text("<x/>")
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), np.zeros((64, 64), np.uint8))
+    assert main.main(["--source", str(photo), "--model", str(app_model[0]), "--no-display",
+                      "--cascade", str(tmp_path / cascade)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: cannot load face cascade {tmp_path / cascade}"
+
+
 def test_missing_model_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "a.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
     assert main.main(["--source", str(tmp_path / "a.png"), "--model", str(tmp_path / "none.h5")]) == 2

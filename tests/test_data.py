@@ -1,3 +1,5 @@
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -63,6 +65,14 @@ def test_bad_files_are_skipped_named_and_counted(pattern_dataset, capsys):
 def test_mismatched_class_folders_are_rejected_naming_the_difference(pattern_dataset):
     (pattern_dataset / "validation" / "vertical").rename(pattern_dataset / "validation" / "zigzag")
     with pytest.raises(data.DatasetError, match="missing vertical; unexpected zigzag"):
+        data.load_dataset(pattern_dataset)
+
+
+def test_a_dataset_of_one_class_is_rejected(pattern_dataset):
+    for split in ("train", "validation"):
+        for name in ("horizontal", "vertical"):
+            shutil.rmtree(pattern_dataset / split / name)
+    with pytest.raises(data.DatasetError, match="one class folder \\(disc\\).*at least two"):
         data.load_dataset(pattern_dataset)
 
 
