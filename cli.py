@@ -51,8 +51,11 @@ def non_negative(kind):
 
 
 def check_writable(path, what):
-    """Raise OSError, one line, where `path` cannot be written: an output written only at the
-    end of long work is checked before the work starts. Leaves no file behind."""
+    """Raise OSError, one line, where `path` (None: no such output) cannot be written: an
+    output written only at the end of long work is checked before the work starts. Leaves
+    no file behind."""
+    if path is None:
+        return
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {path.parent}")
     existed = path.exists()

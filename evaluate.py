@@ -117,9 +117,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        for path, what in ((args.heatmap, "heatmap"), (args.json, "report")):
-            if path is not None:
-                check_writable(path, what)
+        check_writable(args.heatmap, "heatmap")
+        check_writable(args.json, "report")
         model, class_names, runtime = load_classifier(args.model, args.runtime)
         split = data.load_split(evaluation_split(args.data), class_names=class_names)
     except (data.DatasetError, FileNotFoundError, ValueError, OSError) as error:

@@ -75,12 +75,6 @@ def parse_args(argv=None):
     return args
 
 
-def check_output_paths(args):
-    for path, what in ((args.csv, "CSV"), (args.plot, "plot")):
-        if path is not None:
-            check_writable(path, what)
-
-
 def print_summary(stats, class_names, max_tracks=30):
     print(f"\nframes: {stats.frames}  faces: {stats.faces}  speed: {stats.fps:.1f} frames/s  "
           f"corrupt frames skipped: {stats.corrupt_frames}"
@@ -118,7 +112,8 @@ def main(argv=None):
     silence_opencv()
     try:
         source = parse_source(args.source)
-        check_output_paths(args)
+        check_writable(args.csv, "CSV")
+        check_writable(args.plot, "plot")
         detector = FaceDetector(args.cascade, args.scale_factor, args.min_neighbors,
                                 args.min_face_size, args.detect_width)
         classifier, class_names, runtime = load_classifier(args.model, args.runtime)

@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 
 import data  # noqa: E402
 import plots  # noqa: E402
-from cli import Parser, non_negative, number, positive  # noqa: E402
+from cli import Parser, check_writable, non_negative, number, positive  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
 from callbacks import (BestModelCheckpoint, RunRecorder, StopBeforeTimeLimit, StopOnCtrlC,  # noqa: E402
                        WeightAverage)
@@ -264,6 +264,7 @@ def train(args):
     keras.utils.set_random_seed(args.seed)
     paths = artefact_paths(args.output)
     paths["model"].parent.mkdir(parents=True, exist_ok=True)
+    check_writable(paths["model"], "model")
 
     print(f"Loading {args.data} ...", flush=True)
     dataset = data.load_dataset(args.data)
@@ -399,7 +400,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         summary = train(args)
-    except (data.DatasetError, FileNotFoundError, ValueError) as error:
+    except (data.DatasetError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print_summary(summary)

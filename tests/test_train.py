@@ -132,6 +132,14 @@ def test_time_limit_pauses_after_a_whole_epoch_and_resume_finishes_the_run(patte
     assert history["learning_rate"].tolist() == pytest.approx([schedule.schedule(e, None) for e in range(3)])
 
 
+def test_an_output_that_cannot_be_written_is_a_one_line_error_before_loading(pattern_dataset, tmp_path, capsys):
+    (tmp_path / "m.h5").mkdir()   # a folder where the model would go
+    assert train.main(["--data", str(pattern_dataset), "--output", str(tmp_path / "m.h5"), "--epochs", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == f"error: cannot write model {tmp_path / 'm.h5'}: Is a directory"
+    assert "Loading" not in out
+
+
 def test_resume_with_a_damaged_options_record_is_a_one_line_error(tmp_path, capsys):
     output = tmp_path / "m.h5"
     train.artefact_paths(output)["options"].write_text("{not json")
