@@ -121,7 +121,7 @@ def main(argv=None):
         check_writable(args.json, "report")
         model, class_names, runtime = load_classifier(args.model, args.runtime)
         split = data.load_split(evaluation_split(args.data), class_names=class_names)
-    except (data.DatasetError, FileNotFoundError, ValueError, OSError) as error:
+    except (data.DatasetError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     data.report_skipped(split.skipped)

@@ -7,8 +7,8 @@
 With its defaults this is the recipe that made the shipped model (docs/TRAINING.md):
 Adam 1e-3 with a cosine decay over 150 epochs, batch 64, the last 20 epochs on light
 augmentation, and on FER-2013 half of each target the soft label of the seven models in
-models/teachers7.npz (distillation). That is minutes on a GPU and many hours on a CPU: --time-limit (or Ctrl-C)
-and --resume.
+models/teachers7.npz (distillation). That is minutes on a GPU and many hours on a CPU:
+--time-limit (or Ctrl-C) and --resume.
 
 Writes, beside --output (default models/modelTrained.h5):
   NAME.h5              best model by validation accuracy (no optimizer state)
