@@ -16,15 +16,24 @@ from data import DatasetError
 SHIPPED_TEACHERS = Path(__file__).resolve().parent / "models" / "teachers7.npz"
 
 
-def save_soft_labels(path, split, probabilities):
-    """Write each face's probabilities (N, classes) of `split` with its file name."""
+def save_soft_labels(path, split, probabilities, models=1):
+    """Write each face's probabilities (N, classes) of `split` with its file name, and
+    how many models' mean they are (what `bench/soft_labels.py` weighs files by)."""
     probabilities = np.asarray(probabilities, np.float32)
     if probabilities.shape != (len(split.files), len(split.class_names)):
         raise ValueError(f"probabilities of shape {probabilities.shape} for {len(split.files)} faces "
                          f"of {len(split.class_names)} classes")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, files=np.array(split.files), class_names=np.array(split.class_names),
-                        probabilities=probabilities.astype(np.float16))
+                        probabilities=probabilities.astype(np.float16), models=np.int64(models))
+
+
+def models_averaged(path):
+    """How many models' probabilities the soft labels at `path` are the mean of."""
+    with np.load(path) as saved:
+        if "models" not in saved:
+            raise DatasetError(f"{path} does not say how many models it averages")
+        return int(saved["models"])
 
 
 def load_soft_labels(path, split):

@@ -18,8 +18,9 @@ deadline is stopped (SIGTERM: train.py cuts the epoch short and saves), and a se
 SIGTERM skips its finish step (bench/batchnorm_recompute.py for a model left
 unfinished); --resume continues the unfinished ones from their per-epoch checkpoints
 (--only NAME ...: just these). With
---pack DIR, the logs and histories go into DIR/runs.tar.gz and the .h5 of the best runs
-into 15 MB parts (what a lent GPU machine may send back).
+--pack DIR, the logs and histories go into DIR/runs.tar.gz, the .h5 of the best runs
+into 15 MB parts (what a lent GPU machine may send back), and then the training faces'
+probabilities of every finished run (bench/soft_labels.py --each) into runs.tar.gz too.
 """
 import argparse
 import csv
@@ -176,6 +177,10 @@ class Run:
         self.finish_skipped = True
         return True
 
+    def finished(self):
+        """Trained to its last epoch and no longer running, its model saved."""
+        return not self.running() and len(self.history()) >= self.epochs and (self.folder / "model.h5").is_file()
+
     def best(self):
         """The score of the model it saved: its finish step's, else its best epoch's."""
         log = self.folder / "log"
@@ -193,12 +198,30 @@ class Run:
         return f"{self.name}:{len(rows)}ep {self.best():.3f}{'' if self.running() else '!'}"
 
 
-def pack(runs, names, folder):
-    """The logs and histories of every run, and the models of `names` in 15 MB parts."""
-    with tarfile.open(folder / "runs.tar.gz", "w:gz") as tar:
+def pack_records(runs, folder):
+    """The logs and histories of every run, and the training faces' probabilities of the
+    finished ones, into folder/runs.tar.gz (written whole or not at all)."""
+    partial = folder / "runs.tar.gz.partial"
+    with tarfile.open(partial, "w:gz") as tar:
         for path in sorted(runs.rglob("*")):
-            if path.is_file() and path.suffix not in (".h5", ".keras", ".npz"):
+            if path.is_file() and (path.suffix not in (".h5", ".keras", ".npz") or path.name.endswith(".probs.npz")):
                 tar.add(path, arcname=str(path.relative_to(runs)))
+    partial.replace(folder / "runs.tar.gz")
+
+
+def write_probabilities(runs, data_root):
+    """Each finished run's probabilities for the training faces (RUN/model.probs.npz), and
+    their mean (finished.probs.npz): what the next teachers need, from every run, where
+    only the best runs' models come back."""
+    models = [str(run.folder / "model.h5") for run in runs if run.finished()]
+    if models:
+        subprocess.run([sys.executable, str(ROOT / "bench" / "soft_labels.py"), "--data", str(data_root),
+                        "--each", "--output", str(runs[0].folder.parent / "finished.probs.npz")] + models,
+                       cwd=ROOT)
+
+
+def pack_models(runs, names, folder):
+    """The models of `names` in 15 MB parts."""
     part = 15 << 20
     for name in names:
         model = runs / name / "model.h5"
@@ -265,7 +288,10 @@ def main():
             print(run.name, "exit code", run.process.wait(), flush=True)
     if args.pack:
         best = sorted(runs, key=Run.best, reverse=True)[:args.models]
-        pack(args.runs, [run.name for run in best], args.pack)
+        pack_records(args.runs, args.pack)
+        pack_models(args.runs, [run.name for run in best], args.pack)
+        write_probabilities(runs, args.data)   # last: should the lease end during it, the rest is packed
+        pack_records(args.runs, args.pack)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,15 @@
 models' probabilities for every training face (one pass, no augmentation).
 
     python bench/soft_labels.py --output teachers.npz MODEL.h5 MODEL.h5 [...]
+    python bench/soft_labels.py --output teachers12.npz docs/recipe-v2-gpu/teachers8.npz RUN.probs.npz [...]
 
-It prints each model's accuracy on the training faces and the ensemble's, and how sure
-the ensemble is: soft labels that agree with the folder labels nearly everywhere and
-near 1 teach little beyond them.
+A source is a model (.h5) or soft labels written here (.npz), which count as the number
+of models they average, so ensembles grow without their models at hand. With --each,
+every model's own probabilities are also written beside it (MODEL.probs.npz): what a
+lent GPU sends back in place of models too large to return. It prints each source's
+accuracy on the training faces and the ensemble's, and how sure the ensemble is: soft
+labels that agree with the folder labels nearly everywhere and near 1 teach little
+beyond them.
 """
 import argparse
 import os
@@ -19,31 +24,47 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
-from distillation import save_soft_labels  # noqa: E402
+from distillation import load_soft_labels, models_averaged, save_soft_labels  # noqa: E402
 from model import load_trained_model  # noqa: E402
-from runtime import predict_proba  # noqa: E402
+from runtime import ModelError, predict_proba  # noqa: E402
+
+
+def probabilities_of(path, train, each):
+    """(the source's probabilities for every face of `train`, how many models they average)."""
+    if path.suffix == ".npz":
+        return load_soft_labels(path, train), models_averaged(path)
+    model, names = load_trained_model(path)
+    if names != train.class_names:
+        raise data.DatasetError(f"{path} was trained on {names}, not {train.class_names}")
+    probabilities = predict_proba(model, train.x)
+    if each:
+        save_soft_labels(path.with_suffix(".probs.npz"), train, probabilities)
+    return probabilities, 1
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("sources", nargs="+", type=Path, help="models (.h5) and soft labels (.npz)")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--output", type=Path, required=True, help="the .npz to write")
+    parser.add_argument("--each", action="store_true", help="also write each model's probabilities beside it")
     args = parser.parse_args()
     train = data.load_split(data.resolve_root(args.data) / "train")
-    total = np.zeros((len(train.y), len(train.class_names)), np.float32)
-    for path in args.models:
-        model, names = load_trained_model(path)
-        if names != train.class_names:
-            sys.exit(f"error: {path} was trained on {names}, not {train.class_names}")
-        probabilities = predict_proba(model, train.x)
-        print(f"{100 * np.mean(probabilities.argmax(axis=1) == train.y):6.2f}%  {path}", flush=True)
-        total += probabilities
-    mean = total / len(args.models)
-    print(f"{100 * np.mean(mean.argmax(axis=1) == train.y):6.2f}%  the ensemble of {len(args.models)}; "
+    total, models = np.zeros((len(train.y), len(train.class_names)), np.float32), 0
+    for path in args.sources:
+        try:
+            probabilities, count = probabilities_of(path, train, args.each)
+        except (OSError, ModelError, data.DatasetError) as error:
+            sys.exit(f"error: {error}")
+        print(f"{100 * np.mean(probabilities.argmax(axis=1) == train.y):6.2f}%  {path}"
+              + (f" ({count} models)" if count > 1 else ""), flush=True)
+        total += count * probabilities
+        models += count
+    mean = total / models
+    print(f"{100 * np.mean(mean.argmax(axis=1) == train.y):6.2f}%  the ensemble of {models}; "
           f"mean top probability {mean.max(axis=1).mean():.3f}, "
           f"mean probability of the folder label {mean[np.arange(len(train.y)), train.y].mean():.3f}")
-    save_soft_labels(args.output, train, mean)
+    save_soft_labels(args.output, train, mean, models)
     print(f"wrote {args.output} ({len(train.y)} faces)")
 
 

@@ -1,4 +1,6 @@
 """Soft labels (knowledge distillation): saved by face, aligned by face, and learned from."""
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -107,3 +109,35 @@ def test_the_shipped_teachers_hold_every_usable_fer2013_training_face():
     # the faces without a soft label are those load_split skips, so "auto" finds every face
     for name in on_disk - files:
         assert data.read_image(FER2013 / "train" / name)[0] is None, name
+
+
+def run_soft_labels(monkeypatch, *arguments):
+    from bench import soft_labels
+    monkeypatch.setattr(sys, "argv", ["soft_labels.py", *map(str, arguments)])
+    soft_labels.main()
+
+
+def test_ensembles_grow_from_saved_soft_labels_weighed_by_their_models(pattern_dataset, tmp_path, monkeypatch):
+    from model import build_model, save_trained_model
+    split = data.load_split(pattern_dataset / "train")
+    save_trained_model(build_model(3), tmp_path / "student.h5", split.class_names)
+    teachers = permuted_labels(split, [1, 2, 0])
+    save_soft_labels(tmp_path / "teachers3.npz", split, teachers, models=3)
+    run_soft_labels(monkeypatch, "--data", pattern_dataset, "--each", "--output", tmp_path / "four.npz",
+                    tmp_path / "teachers3.npz", tmp_path / "student.h5")
+    # --each: the model's own probabilities, beside it, for ensembles made without it later
+    student = load_soft_labels(tmp_path / "student.probs.npz", split)
+    assert distillation.models_averaged(tmp_path / "student.probs.npz") == 1
+    assert distillation.models_averaged(tmp_path / "four.npz") == 4
+    np.testing.assert_allclose(load_soft_labels(tmp_path / "four.npz", split),
+                               (3 * teachers + student) / 4, atol=2e-3)
+
+
+def test_soft_labels_that_do_not_say_how_many_models_they_average_are_refused(pattern_dataset, tmp_path,
+                                                                               monkeypatch):
+    split = data.load_split(pattern_dataset / "train")
+    np.savez(tmp_path / "old.npz", files=np.array(split.files), class_names=np.array(split.class_names),
+             probabilities=permuted_labels(split, [0, 1, 2]))
+    with pytest.raises(SystemExit, match="does not say how many models it averages"):
+        run_soft_labels(monkeypatch, "--data", pattern_dataset, "--output", tmp_path / "new.npz", tmp_path / "old.npz")
+    assert not (tmp_path / "new.npz").exists()
