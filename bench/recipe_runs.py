@@ -204,7 +204,8 @@ def pack_records(runs, folder):
     partial = folder / "runs.tar.gz.partial"
     with tarfile.open(partial, "w:gz") as tar:
         for path in sorted(runs.rglob("*")):
-            if path.is_file() and (path.suffix not in (".h5", ".keras", ".npz") or path.name.endswith(".probs.npz")):
+            small = path.suffix not in (".h5", ".keras", ".npz") or path.name.endswith(".probs.npz")
+            if path.is_file() and small:
                 tar.add(path, arcname=str(path.relative_to(runs)))
     partial.replace(folder / "runs.tar.gz")
 

@@ -139,5 +139,6 @@ def test_soft_labels_that_do_not_say_how_many_models_they_average_are_refused(pa
     np.savez(tmp_path / "old.npz", files=np.array(split.files), class_names=np.array(split.class_names),
              probabilities=permuted_labels(split, [0, 1, 2]))
     with pytest.raises(SystemExit, match="does not say how many models it averages"):
-        run_soft_labels(monkeypatch, "--data", pattern_dataset, "--output", tmp_path / "new.npz", tmp_path / "old.npz")
+        run_soft_labels(monkeypatch, "--data", pattern_dataset, "--output", tmp_path / "new.npz",
+                        tmp_path / "old.npz")
     assert not (tmp_path / "new.npz").exists()
