@@ -210,14 +210,14 @@ def pack_records(runs, folder):
     partial.replace(folder / "runs.tar.gz")
 
 
-def write_probabilities(runs, data_root):
+def write_probabilities(runs, folder, data_root):
     """Each finished run's probabilities for the training faces (RUN/model.probs.npz), and
     their mean (finished.probs.npz): what the next teachers need, from every run, where
     only the best runs' models come back."""
     models = [str(run.folder / "model.h5") for run in runs if run.finished()]
     if models:
         subprocess.run([sys.executable, str(ROOT / "bench" / "soft_labels.py"), "--data", str(data_root),
-                        "--each", "--output", str(runs[0].folder.parent / "finished.probs.npz")] + models,
+                        "--each", "--output", str(folder / "finished.probs.npz")] + models,
                        cwd=ROOT)
 
 
@@ -291,7 +291,7 @@ def main():
         best = sorted(runs, key=Run.best, reverse=True)[:args.models]
         pack_records(args.runs, args.pack)
         pack_models(args.runs, [run.name for run in best], args.pack)
-        write_probabilities(runs, args.data)   # last: should the lease end during it, the rest is packed
+        write_probabilities(runs, args.runs, args.data)   # last: should the lease end during it, the rest is packed
         pack_records(args.runs, args.pack)
 
 
