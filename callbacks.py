@@ -63,6 +63,8 @@ class RunRecorder(keras.callbacks.Callback):
         row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()},
                "learning_rate": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)),
                "seconds": now - self.epoch_start,
+               # the optimizer's steps so far: --resume matches the checkpoint to its epoch by them
+               "steps": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
                # an epoch cut short by Ctrl-C trained on fewer images
                "images_per_s": min(self.batches * self.batch_size, self.train_images) / train_seconds}
         self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)

@@ -223,8 +223,10 @@ def prepare_model(args, paths, class_names):
         if paths["history"].is_file():
             history = pd.read_csv(paths["history"])
         if paths["resume"].is_file():
+            model = keras.models.load_model(paths["resume"])
+            history = history_up_to_checkpoint(history, model)
             print(f"Resuming from {paths['resume']} after epoch {len(history)}")
-            return keras.models.load_model(paths["resume"]), history
+            return model, history
         if not (paths["model"].is_file() and len(history)):
             raise FileNotFoundError(f"nothing to resume: {paths['resume']} not found")
         print(f"Resuming from the weights of {paths['model']} with a fresh optimizer "
@@ -240,6 +242,21 @@ def prepare_model(args, paths, class_names):
             raise ValueError(f"{paths['model']} was trained on {saved_names}, not {list(class_names)}")
         model.set_weights(best.get_weights())
     return model, history
+
+
+def history_up_to_checkpoint(history, model):
+    """The history's rows up to the epoch the checkpoint ends: a run stopped after an
+    epoch's row was written but before its checkpoint replaced the last one would
+    otherwise skip that epoch on --resume. Rows say so by the optimizer's steps
+    (histories recorded before that column are taken as they are)."""
+    if "steps" not in history or not len(history):
+        return history
+    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    kept = history[~(history["steps"] > steps)]   # NaN: a row recorded before the column
+    if len(kept) < len(history):
+        print(f"The checkpoint ends at epoch {len(kept)}, the history at {len(history)} "
+              f"(stopped while saving): epoch {len(kept) + 1} is trained again")
+    return kept.reset_index(drop=True)
 
 
 def learning_rate_schedule(args, min_lr=1e-5):

@@ -132,6 +132,22 @@ def test_time_limit_pauses_after_a_whole_epoch_and_resume_finishes_the_run(patte
     assert history["learning_rate"].tolist() == pytest.approx([schedule.schedule(e, None) for e in range(3)])
 
 
+def test_resume_retrains_an_epoch_whose_checkpoint_a_stop_did_not_save(pattern_dataset, tmp_path, capsys):
+    output = tmp_path / "m.h5"
+    paths = train.artefact_paths(output)
+    assert run_train(pattern_dataset, output, "--epochs", "1") == 0
+    first = paths["resume"].read_bytes()
+    assert run_train(pattern_dataset, output, "--epochs", "2", "--resume") == 0
+    paths["resume"].write_bytes(first)   # killed after epoch 2's row, before its checkpoint
+    capsys.readouterr()
+    assert run_train(pattern_dataset, output, "--epochs", "3", "--resume") == 0
+    assert "epoch 2 is trained again" in capsys.readouterr().out
+    history = pd.read_csv(paths["history"])
+    steps_per_epoch = 120 // 16 + 1   # 120 faces in batches of 16
+    assert history["epoch"].tolist() == [0, 1, 2]
+    assert history["steps"].tolist() == [steps_per_epoch, 2 * steps_per_epoch, 3 * steps_per_epoch]
+
+
 def test_an_output_that_cannot_be_written_is_a_one_line_error_before_loading(pattern_dataset, tmp_path, capsys):
     (tmp_path / "m.h5").mkdir()   # a folder where the model would go
     assert train.main(["--data", str(pattern_dataset), "--output", str(tmp_path / "m.h5"), "--epochs", "1"]) == 2
