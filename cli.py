@@ -1,14 +1,31 @@
 """Command-line plumbing shared by the entry scripts: a parser whose errors are one line,
 and argument types that reject out-of-range numbers before any work starts."""
 import argparse
+import copy
+import os
 import sys
+from pathlib import Path
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default path beside the scripts (models/modelTrained.h5) relative to where the
+    user runs from, not as the absolute path of the machine that computed it."""
+
+    def _expand_help(self, action):
+        if isinstance(action.default, Path) and action.default.is_absolute():
+            action = copy.copy(action)
+            try:
+                action.default = Path(os.path.relpath(action.default))
+            except ValueError:   # Windows: another drive
+                pass
+        return super()._expand_help(action)
 
 
 class Parser(argparse.ArgumentParser):
     """argparse with defaults shown in --help and a one-line error (exit 2) instead of usage + error."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
         super().__init__(**kwargs)
 
     def error(self, message):

@@ -1,4 +1,6 @@
 """Every numeric option is checked before any work starts: one line on stderr, exit 2."""
+from pathlib import Path
+
 import pytest
 
 import evaluate
@@ -49,3 +51,13 @@ def test_numbers_in_range_are_accepted():
     assert (args.min_neighbors, args.detect_width, args.smooth, args.reconnect) == (0, 0, 0.0, 0.0)
     assert main.parse_args(["--smooth"]).smooth == main.DEFAULT_SMOOTH
     assert train.parse_args(["--learning-rate", "1e-4", "--dropout", "0"]).learning_rate == 1e-4
+
+
+@pytest.mark.parametrize("script", [main, evaluate, train])
+def test_help_shows_default_model_paths_relative_to_where_the_user_is(capsys, monkeypatch, script):
+    monkeypatch.chdir(Path(main.__file__).parent)
+    with pytest.raises(SystemExit):
+        script.parse_args(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())   # argparse wraps long help lines
+    assert "models/modelTrained.h5" in shown
+    assert str(Path(main.__file__).parent.resolve()) not in shown
