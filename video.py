@@ -274,10 +274,18 @@ def run_stream(source, recognizer, outputs, stats, stop=None, opener=None):
 
 
 def image_output_path(output, image_path, count):
-    """Where the annotated copy of `image_path` goes: a file for one image, else a folder."""
+    """Where the annotated copy of `image_path` goes: a file for one image, else a folder.
+    A name that cannot be meant (one file for many images, or an unknown image format) is
+    refused, rather than made into a folder the user did not ask for."""
     output = Path(output)
-    if count == 1 and output.suffix.lower() in IMAGE_SUFFIXES:
+    suffix = output.suffix.lower()
+    if count == 1 and suffix in IMAGE_SUFFIXES:
         return output
+    if suffix and not output.is_dir():
+        if suffix in IMAGE_SUFFIXES:
+            raise SourceError(f"--output {output} is one image but the source has {count}: give a folder")
+        raise SourceError(f"--output {output}: {suffix} is not an image format "
+                          f"({', '.join(sorted(IMAGE_SUFFIXES))}); a folder's name has no suffix")
     output.mkdir(parents=True, exist_ok=True)
     return output / Path(image_path).name
 

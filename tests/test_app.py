@@ -122,6 +122,16 @@ def test_unwritable_outputs_are_one_line_errors_before_any_frame(tmp_path, capsy
     assert "frames:" not in out
 
 
+def test_a_mistyped_image_output_is_a_one_line_error(tmp_path, capsys, app_model):
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), np.zeros((64, 64), np.uint8))
+    assert main.main(["--source", str(photo), "--model", str(app_model[0]), "--no-display",
+                      "--output", str(tmp_path / "labelled.jgp")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "not an image format" in err and "\n" not in err
+    assert not (tmp_path / "labelled.jgp").exists()
+
+
 def test_plot_of_a_run_without_faces_says_so_without_warnings(tmp_path, app_model):
     photo = tmp_path / "empty.png"
     cv2.imwrite(str(photo), background(320, 240))

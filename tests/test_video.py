@@ -94,6 +94,18 @@ def test_image_output_path_is_a_file_for_one_image_and_a_folder_otherwise(tmp_pa
     assert image_output_path(tmp_path / "out.jpg", "a.png", 1) == tmp_path / "out.jpg"
     assert image_output_path(tmp_path / "out", "a.png", 3) == tmp_path / "out" / "a.png"
     assert (tmp_path / "out").is_dir()
+    (tmp_path / "v1.2").mkdir()   # an existing folder keeps working whatever its name
+    assert image_output_path(tmp_path / "v1.2", "a.png", 1) == tmp_path / "v1.2" / "a.png"
+
+
+@pytest.mark.parametrize("name, count, message", [
+    ("labelled.jpg", 3, "one image but the source has 3"),
+    ("labelled.jgp", 1, ".jgp is not an image format"),
+])
+def test_an_output_name_that_cannot_be_meant_is_refused_without_making_a_folder(tmp_path, name, count, message):
+    with pytest.raises(SourceError, match=message):
+        image_output_path(tmp_path / name, "a.png", count)
+    assert not (tmp_path / name).exists()
 
 
 def test_corrupt_frames_are_skipped_and_counted():
