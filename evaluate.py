@@ -129,7 +129,8 @@ def main(argv=None):
                    runtime=runtime)
     print_report(report)
     title = f"Confusion matrix, accuracy {report['accuracy']:.1%} (row-normalised)"
-    print(f"heatmap: {plots.plot_confusion_matrix(np.array(report['confusion_matrix']), class_names, args.heatmap, title)}")
+    heatmap = plots.plot_confusion_matrix(np.array(report["confusion_matrix"]), class_names, args.heatmap, title)
+    print(f"heatmap: {heatmap}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"json: {args.json}")

@@ -143,7 +143,8 @@ def build_parser():
     parser.add_argument("--weight-decay", type=non_negative(float), default=0.0,
                         help="decoupled weight decay: each step shrinks the weights by learning rate "
                              "times this (with SGD's momentum 0.9, 1e-3 acts like an L2 penalty of 1e-4)")
-    parser.add_argument("--dropout", type=number(float, 0, 1, high_open=True), default=0.25, help="dropout rate of every block")
+    parser.add_argument("--dropout", type=number(float, 0, 1, high_open=True), default=0.25,
+                        help="dropout rate of every block")
     parser.add_argument("--label-smoothing", type=number(float, 0, 1, high_open=True), default=0.1,
                         help="label smoothing of the cross-entropy (FER-2013 labels are noisy)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the best model goes")

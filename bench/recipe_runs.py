@@ -237,7 +237,8 @@ def main():
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--runs", type=Path, required=True, help="one folder per run goes here")
     parser.add_argument("--deadline", type=float, default=480, help="seconds until every run is stopped")
-    parser.add_argument("--plan", choices=["first", "second", "third", "fourth", "fifth"], default="second", help="which runs (see candidates())")
+    parser.add_argument("--plan", choices=["first", "second", "third", "fourth", "fifth"], default="second",
+                        help="which runs (see candidates())")
     parser.add_argument("--short", type=int, default=40, help="epochs of the short runs")
     parser.add_argument("--workers", type=int, default=3, help="batch threads per run")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished runs in --runs")
