@@ -1,6 +1,6 @@
 """The callbacks of a training run: they keep the best model, record every epoch (history,
 curves, the checkpoint --resume continues from), average weights, pause before a time
-limit and turn Ctrl-C into a clean stop. train.py assembles them."""
+limit and turn Ctrl-C into a stop after the epoch in progress. train.py assembles them."""
 import os
 import time
 from pathlib import Path
@@ -34,22 +34,17 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """After every epoch: history CSV, curves PNG and the resumable checkpoint."""
+    """After every epoch: history CSV, curves PNG and the resumable checkpoint. Every epoch
+    it sees is whole: nothing here stops one part-way, and one that a second Ctrl-C cuts
+    short never reaches on_epoch_end."""
 
-    async_safe = True   # its batch hook may run in Keras' threads, so steps queue ahead
-
-    def __init__(self, paths, history, train_images, batch_size):
+    def __init__(self, paths, history, train_images):
         super().__init__()
-        self.paths, self.history = paths, history
-        self.train_images, self.batch_size = train_images, batch_size
+        self.paths, self.history, self.train_images = paths, history, train_images
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
         self.train_end = None
-        self.batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches = max(self.batches, batch + 1)
 
     def on_test_begin(self, logs=None):
         if self.train_end is None:
@@ -65,10 +60,12 @@ class RunRecorder(keras.callbacks.Callback):
                "seconds": now - self.epoch_start,
                # the optimizer's steps so far: --resume matches the checkpoint to its epoch by them
                "steps": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
-               # an epoch cut short by Ctrl-C trained on fewer images
-               "images_per_s": min(self.batches * self.batch_size, self.train_images) / train_seconds}
+               "images_per_s": self.train_images / train_seconds}
         self.history = pd.concat([self.history, pd.DataFrame([row])], ignore_index=True)
-        self.history.to_csv(self.paths["history"], index=False)
+        # written aside, then renamed: a second Ctrl-C landing here cannot truncate it
+        partial_history = self.paths["history"].with_name(self.paths["history"].name + ".partial")
+        self.history.to_csv(partial_history, index=False)
+        os.replace(partial_history, self.paths["history"])
         plots.plot_history(self.history, self.paths["curves"])
         partial = self.paths["resume"].with_name(self.paths["resume"].stem + ".partial.keras")
         self.model.save(partial)
@@ -130,20 +127,16 @@ class StopBeforeTimeLimit(keras.callbacks.Callback):
 
 
 class StopOnCtrlC(keras.callbacks.Callback):
-    """First Ctrl-C (or SIGTERM): finish the batch, validate, save, stop.
-    A second Ctrl-C stops at once (see interrupt.py for why a flag)."""
-
-    async_safe = True   # its batch hook only passes a flag on, from whichever thread runs it
+    """First Ctrl-C (or SIGTERM): stop at the end of the epoch in progress, once it is
+    validated and saved, so that --resume goes on exactly where the run stopped (an epoch
+    cut short would count as whole and shorten the schedule). A second Ctrl-C stops at
+    once; that epoch is then not recorded and --resume trains it again (see interrupt.py
+    for why a flag)."""
 
     def __init__(self):
         super().__init__()
-        self.stop = StopRequest("\nStopping after this batch (Ctrl-C again to stop now) ...")
-
-    def set_model(self, model):
-        super().set_model(model)
-        # `self.model` syncs JAX's training state into the model, which from Keras' threads
-        # races the next step (it ends in "buffer has been deleted or donated"): keep our own
-        self.trainee = model
+        self.stop = StopRequest(self.stopping_message)
+        self.epoch, self.epoch_start, self.last_seconds = 0, time.perf_counter(), None
 
     def on_train_begin(self, logs=None):
         self.stop.install()
@@ -152,6 +145,18 @@ class StopOnCtrlC(keras.callbacks.Callback):
         """Give Ctrl-C back its usual meaning (called once fit() is over)."""
         self.stop.restore()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.epoch_start = epoch, time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last_seconds = time.perf_counter() - self.epoch_start
         if self.stop.requested:
-            self.trainee.stop_training = True
+            self.model.stop_training = True
+
+    def stopping_message(self):
+        left = ""
+        if self.last_seconds:
+            minutes = max(self.last_seconds - (time.perf_counter() - self.epoch_start), 0) / 60
+            left = f", in about {minutes:.0f} min" if minutes >= 1 else ", in under a minute"
+        return (f"\nStopping at the end of epoch {self.epoch + 1}{left}, so that --resume goes on "
+                f"from there (Ctrl-C again to stop now: --resume then trains epoch {self.epoch + 1} again) ...")

@@ -44,8 +44,9 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        if self.message:
-            print(self.message, flush=True)
+        message = self.message() if callable(self.message) else self.message
+        if message:
+            print(message, flush=True)
 
 
 @contextlib.contextmanager

@@ -323,7 +323,7 @@ def train(args):
         best_so_far = max(best_so_far, validation_accuracy(load_trained_model(paths["model"])[0],
                                                            dataset.validation))
     checkpoint = BestModelCheckpoint(paths["model"], class_names, best=best_so_far)
-    recorder = RunRecorder(paths, history, len(dataset.train.y), args.batch_size)
+    recorder = RunRecorder(paths, history, len(dataset.train.y))
     stopper = StopOnCtrlC()
     callbacks = [
         stopper,

@@ -6,7 +6,7 @@ print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it pri
 
 --plan first: two full-length runs and six short ones that change one thing at a time;
 whenever the full runs would miss the deadline at their current pace, a short run is
-stopped (SIGTERM: train.py saves and finishes it). --plan second: six full-length runs.
+stopped (SIGTERM: train.py ends its epoch, saves and finishes it). --plan second: six full-length runs.
 --plan third: eight full-length runs, each adding regularisation to the recipe.
 --plan fourth: four full-length runs: weight averaging at a held rate, batch 128, label
 smoothing 0.2, soft labels of seven trained models.
@@ -14,7 +14,7 @@ smoothing 0.2, soft labels of seven trained models.
 seed, stronger teachers (two seeds), a larger share of soft labels.
 Each run pauses after its last whole epoch before the deadline (train.py --time-limit:
 no finish step, which its resumed run does at its end); one still running at the
-deadline is stopped (SIGTERM: train.py cuts the epoch short and saves), and a second
+deadline is stopped (SIGTERM: train.py ends the epoch in progress and saves), and a second
 SIGTERM skips its finish step (bench/batchnorm_recompute.py for a model left
 unfinished); --resume continues the unfinished ones from their per-epoch checkpoints
 (--only NAME ...: just these). With
@@ -159,7 +159,7 @@ class Run:
         return self.process is not None and self.process.poll() is None
 
     def stop(self):
-        """SIGTERM: train.py finishes the epoch's queued steps, validates, saves and finishes."""
+        """SIGTERM: train.py ends the epoch in progress, validates, saves and finishes."""
         log = self.folder / "log"
         self.stopped_at = log.stat().st_size if log.is_file() else 0
         self.process.send_signal(signal.SIGTERM)

@@ -81,28 +81,64 @@ def test_resume_without_checkpoint_is_a_clear_error(pattern_dataset, tmp_path, c
     assert "nothing to resume" in capsys.readouterr().err
 
 
-def test_ctrl_c_keeps_the_best_model_and_the_history(pattern_dataset, tmp_path):
-    import signal
+def start_training(pattern_dataset, output):
+    """train.py in its own process (so that it can be sent Ctrl-C), returned once its
+    first epoch's checkpoint is saved."""
     import subprocess
     import sys
     import time
     from conftest import ROOT
-    output = tmp_path / "m.h5"
-    paths = train.artefact_paths(output)
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(pattern_dataset),
                                 "--output", str(output), "--epochs", "500", "--batch-size", "16",
                                 "--mixed-precision", "off", "--no-litert"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
-    while time.time() < deadline and not paths["history"].is_file():
+    while time.time() < deadline and not train.artefact_paths(output)["resume"].is_file():
         time.sleep(0.2)
+    return process
+
+
+def assert_every_epoch_whole(history):
+    """Each recorded epoch trained on all 120 faces (8 steps of 16): none was cut short,
+    so --resume goes on with the schedule and data order of an unbroken run."""
+    assert history["steps"].tolist() == [8 * (epoch + 1) for epoch in history["epoch"]]
+
+
+def test_ctrl_c_stops_after_a_whole_epoch_keeping_the_best_model_and_the_history(pattern_dataset, tmp_path):
+    import signal
+    output = tmp_path / "m.h5"
+    process = start_training(pattern_dataset, output)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
+    assert "Stopping at the end of epoch" in stdout
     assert "Interrupted" in stdout and "best validation accuracy" in stdout
-    assert len(pd.read_csv(paths["history"])) >= 1
+    history = pd.read_csv(train.artefact_paths(output)["history"])
+    assert len(history) >= 1
+    assert_every_epoch_whole(history)
     model, names = load_trained_model(output)
     assert names == ["disc", "horizontal", "vertical"]
+
+
+def test_a_second_ctrl_c_stops_at_once_and_resume_trains_that_epoch_again(pattern_dataset, tmp_path, capsys):
+    import signal
+    import time
+    output = tmp_path / "m.h5"
+    process = start_training(pattern_dataset, output)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr
+    paths = train.artefact_paths(output)
+    history = pd.read_csv(paths["history"])
+    assert_every_epoch_whole(history)
+    stopped_after = len(history)
+    assert train.main(["--data", str(pattern_dataset), "--output", str(output), "--resume",
+                       "--epochs", str(stopped_after + 1), "--no-litert"]) == 0
+    history = pd.read_csv(paths["history"])
+    assert history["epoch"].tolist() == list(range(stopped_after + 1))
+    assert_every_epoch_whole(history)
 
 
 def test_time_limit_pauses_after_a_whole_epoch_and_resume_finishes_the_run(pattern_dataset, tmp_path, capsys):
