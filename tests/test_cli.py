@@ -61,3 +61,14 @@ def test_help_shows_default_model_paths_relative_to_where_the_user_is(capsys, mo
     shown = " ".join(capsys.readouterr().out.split())   # argparse wraps long help lines
     assert "models/modelTrained.h5" in shown
     assert str(Path(main.__file__).parent.resolve()) not in shown
+
+
+def test_ctrl_c_outside_a_handled_step_ends_with_one_line_and_status_130(capsys):
+    from interrupt import run_main
+
+    def interrupted_main():
+        raise KeyboardInterrupt
+    with pytest.raises(SystemExit) as stop:
+        run_main(interrupted_main)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err.strip() == "Interrupted."
