@@ -108,8 +108,8 @@ class StopBeforeTimeLimit(keras.callbacks.Callback):
     """Stop after the last whole epoch that can end before `deadline` (a time.perf_counter()
     reading), judging the next epoch by the longest so far, not counting the first unless
     it is the only one (it compiles: on a GPU it takes 20 times as long as the next).
-    Unlike Ctrl-C, no epoch is cut short: --resume goes on with the next epoch, on the
-    same schedule and data order."""
+    It pauses unattended, as a first Ctrl-C does: no epoch is cut short, and --resume goes
+    on with the next epoch, on the same schedule and data order."""
 
     def __init__(self, deadline):
         super().__init__()
