@@ -49,7 +49,9 @@ def test_softmax_stays_float32_under_mixed_precision():
 def test_a_model_resumed_in_mixed_precision_is_saved_in_float32(tmp_path):
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        build_model(num_classes=3).save(tmp_path / "run.resume.keras")
+        model = build_model(num_classes=3)
+        model.optimizer.build(model.trainable_variables)   # as after training steps: its state is saved too
+        model.save(tmp_path / "run.resume.keras")
     finally:
         keras.config.set_dtype_policy("float32")
     resumed = keras.models.load_model(tmp_path / "run.resume.keras")   # as train.py --resume does
