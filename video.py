@@ -283,7 +283,7 @@ def image_output_path(output, image_path, count):
         return output
     if suffix and not output.is_dir():
         if suffix in IMAGE_SUFFIXES:
-            raise SourceError(f"--output {output} is one image but the source has {count}: give a folder")
+            raise SourceError(f"--output {output} is one image but the source has {count} images: give a folder")
         raise SourceError(f"--output {output}: {suffix} is not an image format "
                           f"({', '.join(sorted(IMAGE_SUFFIXES))}); a folder's name has no suffix")
     output.mkdir(parents=True, exist_ok=True)
