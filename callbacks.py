@@ -1,6 +1,7 @@
 """The callbacks of a training run: they keep the best model, record every epoch (history,
-curves, the checkpoint --resume continues from), average weights, pause before a time
-limit and turn Ctrl-C into a stop after the epoch in progress. train.py assembles them."""
+curves, the checkpoint --resume continues from), lower the learning rate on a plateau,
+average weights, pause before a time limit and turn Ctrl-C into a stop after the epoch in
+progress. train.py assembles them."""
 import os
 import time
 from pathlib import Path
@@ -70,6 +71,42 @@ class RunRecorder(keras.callbacks.Callback):
         partial = self.paths["resume"].with_name(self.paths["resume"].stem + ".partial.keras")
         self.model.save(partial)
         os.replace(partial, self.paths["resume"])
+
+
+def plateau_cuts(accuracies, patience):
+    """How often the plateau schedule has cut the learning rate after epochs that validated
+    at `accuracies`: once each time `patience` epochs in a row have not beaten the best so
+    far, counting afresh after a cut (as Keras' ReduceLROnPlateau counts)."""
+    best, waited, cuts = -np.inf, 0, 0
+    for accuracy in accuracies:
+        if accuracy > best:
+            best, waited = accuracy, 0
+            continue
+        waited += 1
+        if waited == patience:
+            cuts, waited = cuts + 1, 0
+    return cuts
+
+
+class PlateauSchedule(keras.callbacks.Callback):
+    """Multiply the learning rate by `factor` each time validation accuracy has not risen for
+    `patience` epochs (Khaireddin & Chen's schedule for FER-2013: 0.75 and 5). The rate is
+    worked out from the run's validation accuracies alone, so a run resumed from its history
+    goes on at the rate it paused at; Keras' own callback would start counting afresh."""
+
+    def __init__(self, learning_rate, accuracies, factor=0.75, patience=5, min_lr=1e-5):
+        super().__init__()
+        self.learning_rate, self.factor, self.patience, self.min_lr = learning_rate, factor, patience, min_lr
+        self.accuracies = list(accuracies)
+
+    def rate(self):
+        return max(self.min_lr, self.learning_rate * self.factor ** plateau_cuts(self.accuracies, self.patience))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.accuracies.append(float((logs or {})["val_accuracy"]))
 
 
 class WeightAverage(keras.callbacks.Callback):

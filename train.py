@@ -41,8 +41,8 @@ import data  # noqa: E402
 import plots  # noqa: E402
 from cli import Parser, check_writable, non_negative, number, positive  # noqa: E402
 from batches import TrainingBatches  # noqa: E402
-from callbacks import (BestModelCheckpoint, RunRecorder, StopBeforeTimeLimit, StopOnCtrlC,  # noqa: E402
-                       WeightAverage)
+from callbacks import (BestModelCheckpoint, PlateauSchedule, RunRecorder, StopBeforeTimeLimit,  # noqa: E402
+                       StopOnCtrlC, WeightAverage)
 from distillation import choose_soft_labels  # noqa: E402
 from interrupt import run_main, terminate_as_ctrl_c  # noqa: E402
 from model import (OPTIMIZERS, build_model, choose_precision, load_trained_model,  # noqa: E402
@@ -178,7 +178,8 @@ def build_parser():
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
                         help="cosine: decay from --learning-rate to 1e-5 over --epochs; "
-                             "plateau: halve the learning rate when val_loss stalls for 2 epochs; "
+                             "plateau: multiply it by 0.75 each time val_accuracy has not risen for 5 epochs "
+                             "(Khaireddin & Chen's schedule for FER-2013); "
                              "constant: hold --learning-rate (for continuing a trained model)")
     parser.add_argument("--patience", type=non_negative(int), default=0,
                         help="epochs without a better val_accuracy before stopping early; 0: never "
@@ -260,12 +261,12 @@ def history_up_to_checkpoint(history, model):
     return kept.reset_index(drop=True)
 
 
-def learning_rate_schedule(args, min_lr=1e-5):
+def learning_rate_schedule(args, accuracies=(), min_lr=1e-5):
     """The callback that lowers the learning rate as training goes; with --average-lr,
-    held at that rate from --average-from on."""
+    held at that rate from --average-from on. `accuracies`: the validation accuracies of
+    the epochs trained so far, which the plateau schedule goes on from."""
     if args.lr_schedule == "plateau":
-        return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
-                                                 min_lr=min_lr, verbose=1)
+        return PlateauSchedule(args.learning_rate, accuracies, min_lr=min_lr)
 
     def rate(epoch, _):
         if args.average_lr and epoch >= args.average_from - 1:
@@ -329,7 +330,7 @@ def train(args):
         stopper,
         checkpoint,
         recorder,
-        learning_rate_schedule(args),
+        learning_rate_schedule(args, history["val_accuracy"].tolist() if len(history) else ()),
     ]
     if args.patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=args.patience,

@@ -244,6 +244,26 @@ def test_constant_schedule_holds_the_learning_rate():
     assert [schedule(epoch, 0.5) for epoch in (0, 5, 9)] == pytest.approx([1e-4] * 3)
 
 
+def test_plateau_schedule_cuts_the_rate_after_five_epochs_without_a_better_one():
+    accuracies = [0.50, 0.60, 0.60, 0.58, 0.60, 0.59, 0.60,   # five epochs not above 0.60: cut
+                  0.61, 0.61, 0.61, 0.61, 0.61, 0.61]         # a rise counts afresh: five more, cut
+    args = train.parse_args(["--lr-schedule", "plateau", "--learning-rate", "1e-3"])
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    schedule = train.learning_rate_schedule(args)
+    schedule.set_model(model)
+    rates = []
+    for epoch, accuracy in enumerate(accuracies):
+        schedule.on_epoch_begin(epoch)
+        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+        schedule.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    assert rates == pytest.approx([1e-3] * 7 + [7.5e-4] * 6)
+    # a run resumed after any epoch goes on at the rate the unbroken run had reached
+    resumed = [train.learning_rate_schedule(args, accuracies[:epoch]).rate() for epoch in range(len(accuracies) + 1)]
+    assert resumed == pytest.approx(rates + [1e-3 * 0.75 ** 2])
+    assert train.learning_rate_schedule(args, [0.5] * 500).rate() == pytest.approx(1e-5)   # the floor
+
+
 def test_averaging_rate_holds_from_the_first_averaged_epoch_after_the_cosine_decay():
     args = train.parse_args(["--epochs", "10", "--learning-rate", "1e-3", "--average-from", "8",
                              "--average-lr", "3e-4"])
