@@ -106,7 +106,8 @@ class PlateauSchedule(keras.callbacks.Callback):
         self.model.optimizer.learning_rate = self.rate()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.accuracies.append(float((logs or {})["val_accuracy"]))
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))   # printed
+        self.accuracies.append(float(logs["val_accuracy"]))
 
 
 class WeightAverage(keras.callbacks.Callback):

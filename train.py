@@ -178,7 +178,7 @@ def build_parser():
                         help="auto: bfloat16 on a CPU with native support, float16 on a GPU, else float32")
     parser.add_argument("--lr-schedule", choices=["cosine", "plateau", "constant"], default="cosine",
                         help="cosine: decay from --learning-rate to 1e-5 over --epochs; "
-                             "plateau: multiply it by 0.75 each time val_accuracy has not risen for 5 epochs "
+                             "plateau: multiply the learning rate by 0.75 each time val_accuracy has not risen for 5 epochs "
                              "(Khaireddin & Chen's schedule for FER-2013); "
                              "constant: hold --learning-rate (for continuing a trained model)")
     parser.add_argument("--patience", type=non_negative(int), default=0,

@@ -256,7 +256,9 @@ def test_plateau_schedule_cuts_the_rate_after_five_epochs_without_a_better_one()
     for epoch, accuracy in enumerate(accuracies):
         schedule.on_epoch_begin(epoch)
         rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
-        schedule.on_epoch_end(epoch, {"val_accuracy": accuracy})
+        logs = {"val_accuracy": accuracy}
+        schedule.on_epoch_end(epoch, logs)
+        assert logs["learning_rate"] == pytest.approx(rates[-1])   # printed with the epoch's figures
     assert rates == pytest.approx([1e-3] * 7 + [7.5e-4] * 6)
     # a run resumed after any epoch goes on at the rate the unbroken run had reached
     resumed = [train.learning_rate_schedule(args, accuracies[:epoch]).rate() for epoch in range(len(accuracies) + 1)]
