@@ -263,7 +263,8 @@ def history_up_to_checkpoint(history, model):
 
 def learning_rate_schedule(args, accuracies=(), min_lr=1e-5):
     """The callback that lowers the learning rate as training goes; with --average-lr,
-    held at that rate from --average-from on. `accuracies`: the validation accuracies of
+    held at that rate from --average-from on (cosine and constant only: the plateau
+    schedule follows validation accuracy to the end). `accuracies`: the validation accuracies of
     the epochs trained so far, which the plateau schedule goes on from."""
     if args.lr_schedule == "plateau":
         return PlateauSchedule(args.learning_rate, accuracies, min_lr=min_lr)
