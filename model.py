@@ -36,23 +36,26 @@ def make_optimizer(name="adam", learning_rate=1e-3, weight_decay=0.0):
 
 
 def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
-                learning_rate=1e-3, label_smoothing=0.0, optimizer="adam", weight_decay=0.0):
+                learning_rate=1e-3, label_smoothing=0.0, optimizer="adam", weight_decay=0.0,
+                width=1.0):
     """Return the compiled 4-block CNN (about 4.48M parameters for 7 classes).
 
+    width multiplies every layer's filters and units: a wider copy of the network is a
+    stronger teacher for distillation (train.py --soft-labels), not the app's model.
     Layers follow the global Keras dtype policy, except the softmax, which stays
     float32 so mixed-precision training keeps a numerically stable loss.
     """
     model = keras.Sequential(name="emotion_cnn")
     model.add(keras.Input(shape=input_shape))
     for filters, kernel in ((64, 3), (128, 5), (512, 3), (512, 3)):
-        model.add(layers.Conv2D(filters, kernel, padding="same"))
+        model.add(layers.Conv2D(round(filters * width), kernel, padding="same"))
         model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
         model.add(layers.Activation("relu"))
         model.add(layers.MaxPooling2D(2))
         model.add(layers.Dropout(dropout))
     model.add(layers.Flatten())
     for units in (256, 512):
-        model.add(layers.Dense(units))
+        model.add(layers.Dense(round(units * width)))
         model.add(layers.BatchNormalization(momentum=BN_MOMENTUM))
         model.add(layers.Activation("relu"))
         model.add(layers.Dropout(dropout))

@@ -145,6 +145,10 @@ def build_parser():
                              "times this (with SGD's momentum 0.9, 1e-3 acts like an L2 penalty of 1e-4)")
     parser.add_argument("--dropout", type=number(float, 0, 1, high_open=True), default=0.25,
                         help="dropout rate of every block")
+    parser.add_argument("--width", type=number(float, 0.25, 4), default=1.0, metavar="FACTOR",
+                        help="multiply every layer's filters and units (2: about 17.9M parameters): "
+                             "a wider network trains slower but makes a stronger teacher for "
+                             "--soft-labels; the app's default model is width 1")
     parser.add_argument("--label-smoothing", type=number(float, 0, 1, high_open=True), default=0.1,
                         help="label smoothing of the cross-entropy (FER-2013 labels are noisy)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the best model goes")
@@ -237,7 +241,7 @@ def prepare_model(args, paths, class_names):
     learning_rate = history["learning_rate"].iloc[-1] if len(history) else args.learning_rate
     model = build_model(num_classes=len(class_names), dropout=args.dropout,
                         learning_rate=float(learning_rate), label_smoothing=args.label_smoothing,
-                        optimizer=args.optimizer, weight_decay=args.weight_decay)
+                        optimizer=args.optimizer, weight_decay=args.weight_decay, width=args.width)
     if len(history):
         best, saved_names = load_trained_model(paths["model"])
         if saved_names != list(class_names):

@@ -35,6 +35,13 @@ def test_dropout_and_classes_are_parameters():
     assert {layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)} == {0.4}
 
 
+def test_width_widens_every_layer_but_the_classifier():
+    model = build_model(width=2)
+    assert [c.filters for c in model.layers if isinstance(c, keras.layers.Conv2D)] == [128, 256, 1024, 1024]
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [512, 1024, 7]
+    assert model.count_params() == 17_886_727
+
+
 def test_softmax_stays_float32_under_mixed_precision():
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:

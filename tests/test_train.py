@@ -70,6 +70,13 @@ def test_recipe_options_train_a_whole_run(pattern_dataset, tmp_path):
     assert history["learning_rate"].iloc[0] == pytest.approx(0.01)
 
 
+def test_width_trains_and_saves_a_network_of_that_width(pattern_dataset, tmp_path):
+    output = tmp_path / "teacher.h5"
+    assert run_train(pattern_dataset, output, "--epochs", "1", "--width", "0.5") == 0
+    model, _ = load_trained_model(output)
+    assert [c.filters for c in model.layers if isinstance(c, keras.layers.Conv2D)] == [32, 64, 256, 256]
+
+
 def test_bad_dataset_is_a_one_line_error(tmp_path, capsys):
     assert train.main(["--data", str(tmp_path / "missing"), "--output", str(tmp_path / "m.h5")]) == 2
     err = capsys.readouterr().err.strip()
