@@ -35,13 +35,16 @@ def main():
         model, _ = load_trained_model(path)
         probabilities[path] = predict_proba(model, validation.x)
         print(f"{100 * np.mean(probabilities[path].argmax(axis=1) == validation.y):6.2f}%  {path}", flush=True)
+    # runs of bench/recipe_runs.py are all RUN/model.h5: their file names alone would not tell them apart
+    names = [path.name for path in args.models]
+    label = {path: path.name if names.count(path.name) == 1 else str(path) for path in args.models}
     for size in range(2, len(args.models) + 1):
         scores = {group: 100 * np.mean(sum(probabilities[p] for p in group).argmax(axis=1) == validation.y)
                   for group in itertools.combinations(args.models, size)}
         best = max(scores, key=scores.get)
         print(f"ensembles of {size}: mean {np.mean(list(scores.values())):.2f}%, "
               f"worst {min(scores.values()):.2f}%, best {scores[best]:.2f}% "
-              f"({', '.join(p.name for p in best)})")
+              f"({', '.join(label[p] for p in best)})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Training throughput on FER-2013: float32 vs mixed bfloat16, with and without augmentation.
 
     python bench/train_speed.py [--steps 60] [--batch-size 32] [--data ../shared/data/fer2013]
+    python bench/train_speed.py --widths 1 1.5 2 --policies float32 --augment on   # wider teachers
 
 Times `model.fit` on the real training split through the same TrainingBatches
 pipeline as train.py, after a warm-up, and prints images per second.
@@ -16,12 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def images_per_second(split, policy, augment, batch_size, steps, warmup=5):
+def images_per_second(split, policy, augment, batch_size, steps, width=1.0, warmup=5):
     import keras
     from batches import TrainingBatches
     from model import build_model
     keras.config.set_dtype_policy(policy)
-    model = build_model(num_classes=len(split.class_names), label_smoothing=0.1)
+    model = build_model(num_classes=len(split.class_names), label_smoothing=0.1, width=width)
     batches = TrainingBatches(split, batch_size, augment=augment, seed=0)
     model.fit(batches, epochs=1, steps_per_epoch=warmup, verbose=0)
     start = time.perf_counter()
@@ -36,6 +37,10 @@ def main():
     parser.add_argument("--steps", type=int, default=60, help="timed training steps per setting")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2, help="runs of each setting; the best counts")
+    parser.add_argument("--widths", type=float, nargs="+", default=[1.0], help="network widths (train.py --width)")
+    parser.add_argument("--policies", nargs="+", default=["float32", "mixed_bfloat16"],
+                        choices=["float32", "mixed_bfloat16"])
+    parser.add_argument("--augment", nargs="+", default=["off", "on"], choices=["off", "on"])
     args = parser.parse_args()
     import data
     start = time.perf_counter()
@@ -45,16 +50,21 @@ def main():
     # Each setting runs --repeats times, interleaved, and keeps its best rate: a shared
     # 2-core machine has pauses that would otherwise decide the comparison.
     results = {}
+    settings = [(width, policy, augment) for width in args.widths for policy in args.policies
+                for augment in args.augment]
     for _ in range(args.repeats):
-        for policy in ("float32", "mixed_bfloat16"):
-            for augment in ("off", "on"):
-                rate = images_per_second(split, policy, augment, args.batch_size, args.steps)
-                results[policy, augment] = max(rate, results.get((policy, augment), 0))
-    for (policy, augment), rate in results.items():
-        print(f"{policy:15s} augmentation {augment:3s}: {rate:6.1f} images/s")
-    for policy in ("float32", "mixed_bfloat16"):
-        cost = 1 - results[policy, "on"] / results[policy, "off"]
-        print(f"{policy}: augmentation costs {cost:.1%} of throughput")
+        for setting in settings:
+            rate = images_per_second(split, setting[1], setting[2], args.batch_size, args.steps, setting[0])
+            results[setting] = max(rate, results.get(setting, 0))
+    for (width, policy, augment), rate in results.items():
+        relative = rate / results.get((args.widths[0], policy, augment), rate)
+        print(f"width {width:<4g} {policy:15s} augmentation {augment:3s}: {rate:6.1f} images/s "
+              f"({relative:.2f} of width {args.widths[0]:g})")
+    if set(args.augment) == {"off", "on"}:
+        for width in args.widths:
+            for policy in args.policies:
+                cost = 1 - results[width, policy, "on"] / results[width, policy, "off"]
+                print(f"width {width:g} {policy}: augmentation costs {cost:.1%} of throughput")
 
 
 if __name__ == "__main__":
