@@ -121,7 +121,11 @@ def parse_args(argv=None):
             parser.error(str(error))
         if recorded:
             args = parser.parse_args(recorded + argv)   # the later of a repeated option wins
-            changes = changed_options(parser.parse_args(recorded), args)
+            before = parser.parse_args(recorded)
+            if args.width != before.width:
+                parser.error(f"--width cannot change when resuming: this run's network is "
+                             f"{before.width:g} wide")
+            changes = changed_options(before, args)
             print(f"Continuing with the run's options in {options_path}"
                   f"{'; changed here: ' + ', '.join(changes) if changes else ''}")
     if args.average_lr and not args.average_from:

@@ -13,15 +13,18 @@ from conftest import make_dataset
 from data import load_split
 
 
-def run_train(dataset, output, *extra, litert=False):
-    """A short training run; the LiteRT export (~30 s) only where a test asks for it."""
+def run_train(dataset, output, *extra, litert=False, width=0.5):
+    """A short training run, of the network at half width unless a test asks for the real
+    one (the same mechanics at about a quarter of the work); the LiteRT export (~30 s)
+    only where a test asks for it."""
     return train.main(["--data", str(dataset), "--output", str(output), "--batch-size", "16",
-                       "--mixed-precision", "off", *extra] + ([] if litert else ["--no-litert"]))
+                       "--mixed-precision", "off", "--width", str(width), *extra]
+                      + ([] if litert else ["--no-litert"]))
 
 
 def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp_path, capsys):
     output = tmp_path / "out" / "m.h5"
-    assert run_train(pattern_dataset, output, "--epochs", "2", litert=True) == 0
+    assert run_train(pattern_dataset, output, "--epochs", "2", litert=True, width=1) == 0
     paths = train.artefact_paths(output)
     for name in ("model", "labels", "history", "curves", "classes", "resume", "litert", "litert-int8"):
         assert paths[name].is_file(), name
@@ -34,7 +37,7 @@ def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp
     out = capsys.readouterr().out
     assert "Class distribution" in out and "best validation accuracy" in out
 
-    assert run_train(pattern_dataset, output, "--epochs", "3", "--resume") == 0
+    assert run_train(pattern_dataset, output, "--epochs", "3", "--resume", width=1) == 0
     history = pd.read_csv(paths["history"])
     assert history["epoch"].tolist() == [0, 1, 2]
     out = capsys.readouterr().out
@@ -43,7 +46,7 @@ def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp
     assert model.output_shape == (None, 3)
 
     paths["resume"].unlink()   # a fresh clone has only the committed model and history
-    assert run_train(pattern_dataset, output, "--epochs", "4", "--resume") == 0
+    assert run_train(pattern_dataset, output, "--epochs", "4", "--resume", width=1) == 0
     assert pd.read_csv(paths["history"])["epoch"].tolist() == [0, 1, 2, 3]
     assert "fresh optimizer" in capsys.readouterr().out
 
@@ -72,9 +75,9 @@ def test_recipe_options_train_a_whole_run(pattern_dataset, tmp_path):
 
 def test_width_trains_and_saves_a_network_of_that_width(pattern_dataset, tmp_path):
     output = tmp_path / "teacher.h5"
-    assert run_train(pattern_dataset, output, "--epochs", "1", "--width", "0.5") == 0
+    assert run_train(pattern_dataset, output, "--epochs", "1", width=0.25) == 0
     model, _ = load_trained_model(output)
-    assert [c.filters for c in model.layers if isinstance(c, keras.layers.Conv2D)] == [32, 64, 256, 256]
+    assert [c.filters for c in model.layers if isinstance(c, keras.layers.Conv2D)] == [16, 32, 128, 128]
 
 
 def test_bad_dataset_is_a_one_line_error(tmp_path, capsys):
@@ -97,7 +100,7 @@ def start_training(pattern_dataset, output):
     from conftest import ROOT
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(pattern_dataset),
                                 "--output", str(output), "--epochs", "500", "--batch-size", "16",
-                                "--mixed-precision", "off", "--no-litert"],
+                                "--mixed-precision", "off", "--no-litert", "--width", "0.5"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
     while time.time() < deadline and not train.artefact_paths(output)["resume"].is_file():
@@ -206,6 +209,16 @@ def test_resume_with_a_damaged_options_record_is_a_one_line_error(tmp_path, caps
         train.parse_args(["--output", str(output), "--resume"])
     err = capsys.readouterr().err.strip()
     assert stop.value.code == 2 and "is not a run's options" in err and "\n" not in err
+
+
+def test_resume_with_another_width_is_a_one_line_error(tmp_path, capsys):
+    output = tmp_path / "m.h5"
+    train.artefact_paths(output)["options"].write_text(json.dumps({"--width": "1.5"}))
+    with pytest.raises(SystemExit) as stop:
+        train.parse_args(["--output", str(output), "--resume", "--width", "1"])
+    err = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and "network is 1.5 wide" in err and "\n" not in err
+    assert train.parse_args(["--output", str(output), "--resume", "--width", "1.5"]).width == 1.5
 
 
 def test_resume_keeps_a_run_recorded_before_soft_labels_on_folder_labels(tmp_path, capsys):
