@@ -56,15 +56,16 @@ def main():
         for setting in settings:
             rate = images_per_second(split, setting[1], setting[2], args.batch_size, args.steps, setting[0])
             results[setting] = max(rate, results.get(setting, 0))
+    several = len(args.widths) > 1   # one width prints as this script did before --widths
     for (width, policy, augment), rate in results.items():
-        relative = rate / results.get((args.widths[0], policy, augment), rate)
-        print(f"width {width:<4g} {policy:15s} augmentation {augment:3s}: {rate:6.1f} images/s "
-              f"({relative:.2f} of width {args.widths[0]:g})")
+        relative = f" ({rate / results[args.widths[0], policy, augment]:.2f} of width {args.widths[0]:g})"
+        print(f"{f'width {width:<4g} ' if several else ''}{policy:15s} augmentation {augment:3s}: "
+              f"{rate:6.1f} images/s{relative if several else ''}")
     if set(args.augment) == {"off", "on"}:
         for width in args.widths:
             for policy in args.policies:
                 cost = 1 - results[width, policy, "on"] / results[width, policy, "off"]
-                print(f"width {width:g} {policy}: augmentation costs {cost:.1%} of throughput")
+                print(f"{f'width {width:g} ' if several else ''}{policy}: augmentation costs {cost:.1%} of throughput")
 
 
 if __name__ == "__main__":
