@@ -91,11 +91,11 @@ def candidates(plan, short):
             "s-wd1e-4": RECIPE + cut + ["--weight-decay", "1e-4"],
         }
     light = LONG + ["--light-last", "20"]
+    distilled = light + ["--soft-labels", str(TEACHERS), "--soft-weight", "0.5"]   # today's defaults
     if plan == "sixth":
-        wide = light + ["--soft-labels", str(TEACHERS), "--soft-weight", "0.5", "--width", "1.5"]
+        wide = distilled + ["--width", "1.5"]
         return {"wide1.5": wide, "wide1.5-seed2": wide + ["--seed", "2"]}
     if plan == "fifth":
-        distilled = light + ["--soft-labels", str(TEACHERS), "--soft-weight", "0.5"]
         return {
             "seed2": distilled + ["--seed", "2"],
             "teachers8": distilled + ["--soft-labels", str(TEACHERS8)],
@@ -106,7 +106,7 @@ def candidates(plan, short):
         swa = light + ["--average-from", "111"]
         return {
             "swa1e-4": swa + ["--average-lr", "1e-4"],
-            "distill7": light + ["--soft-labels", str(TEACHERS), "--soft-weight", "0.5"],
+            "distill7": distilled,
             "batch128": light + ["--batch-size", "128"],
             "ls0.2": light + ["--label-smoothing", "0.2"],
         }
