@@ -22,6 +22,8 @@ import numpy as np
 
 IMAGE_SIZE = 48
 SPLITS = ("train", "validation")
+# FER-2013 as class folders, where this project's checkout has it (beside the project folder)
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "shared" / "data" / "fer2013"
 
 
 class DatasetError(ValueError):

@@ -16,12 +16,10 @@ import numpy as np
 import pandas as pd
 
 import data
-import plots
-from cli import Parser, check_writable, number
-from interrupt import run_main
-from runtime import RUNTIMES, load_classifier, predict_proba
-
-ROOT = Path(__file__).parent
+from common import plots
+from common.arguments import Parser, add_classifier_options, check_writable, number
+from common.entry_point import run_main
+from inference.runtimes import load_classifier, predict_proba
 
 
 def evaluation_split(path):
@@ -96,21 +94,12 @@ def parse_args(argv=None):
     parser = Parser(description="Evaluate a trained emotion model on labelled faces.")
     parser.add_argument("--data", type=Path, required=True,
                         help="folder of class folders, or a dataset root (its validation/ is used)")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
-                        help="trained model; class names from NAME.labels.json beside it")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--heatmap", type=Path, default=Path("confusion_matrix.png"),
                         help="write the confusion-matrix PNG here")
-    parser.add_argument("--tta", action="store_true",
-                        help="test-time augmentation: average 8 views of each face "
-                             "(as is and mirrored, rotated 6 degrees either way, zoomed 5%%)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="auto: the model's LiteRT twin (int8, then float32) where it belongs to "
-                             "this .h5, as main.py runs it; else Keras")
+    add_classifier_options(parser)
     parser.add_argument("--low-light", type=number(float, 0.0, 1.0, low_open=True), default=1.0, metavar="F",
                         help="darken every face by factor F (0 < F <= 1) before scoring")
-    parser.add_argument("--light-fix", choices=data.LIGHT_FIXES, default="stretch",
-                        help="lighting remedy applied to each face, as main.py --light-fix does")
     return parser.parse_args(argv)
 
 

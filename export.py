@@ -11,17 +11,17 @@ use it only while that .h5 is unchanged.
 import sys
 from pathlib import Path
 
-from cli import Parser
-from interrupt import run_main
-from quiet import import_keras_quietly
-from runtime import ModelError, export_twins, load_classifier, predict_proba
-
-ROOT = Path(__file__).parent
+from artefacts import DEFAULT_MODEL, ModelError
+from common.arguments import Parser
+from common.entry_point import run_main
+from common.native_logs import import_keras_quietly
+from inference.litert_export import export_twins
+from inference.runtimes import load_classifier, predict_proba
 
 
 def main(argv=None):
     parser = Parser(description="Export a trained model to LiteRT (NAME.tflite and NAME.int8.tflite beside it).")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
                         help="trained Keras model")
     args = parser.parse_args(argv)
     import_keras_quietly()

@@ -11,16 +11,19 @@ written so far.
 import sys
 from pathlib import Path
 
-from cli import Parser, check_writable, non_negative, number, positive
-from data import LIGHT_FIXES
-from detection import FaceDetector
-from interrupt import StopRequest, run_main
-from runtime import RUNTIMES, load_classifier
-from sources import SourceError, parse_source, silence_opencv
-from tracking import SCAN_EVERY
-from video import Outputs, Recognizer, RunStats, csv_header, has_display, run_images, run_stream
+from app.detectors import HaarDetector
+from app.outputs import Outputs, csv_header
+from app.pipeline import Recognizer, Settings, run_images, run_stream
+from app.run_stats import RunStats
+from app.sources import SourceError, parse_source, silence_opencv
+from app.tracking import SCAN_EVERY
+from app.window import has_display
+from artefacts import PROJECT
+from common.arguments import Parser, add_classifier_options, check_writable, non_negative, number, positive
+from common.entry_point import run_main
+from common.stopping import StopRequest
+from inference.runtimes import load_classifier
 
-ROOT = Path(__file__).parent
 DEFAULT_SMOOTH = 0.4   # docs/REALTIME.md: a third less label flicker; 0.6 lags expression changes
 RUNTIME_NAMES = {"litert-int8": "LiteRT, int8", "litert": "LiteRT, float32", "keras": "Keras"}
 
@@ -29,13 +32,8 @@ def parse_args(argv=None):
     parser = Parser(description="Facial emotion recognition on video and images.")
     parser.add_argument("--source", default="0",
                         help="camera index, video file, stream URL, image file or folder of images")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5",
-                        help="trained model (class names from NAME.labels.json beside it; "
-                             "NAME.tflite beside it is its fast LiteRT twin)")
-    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="auto: LiteRT with NAME.int8.tflite, else NAME.tflite, where it belongs "
-                             "to this model; else Keras (slow to start)")
-    parser.add_argument("--cascade", type=Path, default=ROOT / "haarcascade_frontalface_default.xml",
+    add_classifier_options(parser)
+    parser.add_argument("--cascade", type=Path, default=PROJECT / "haarcascade_frontalface_default.xml",
                         help="OpenCV Haar cascade for face detection")
     parser.add_argument("--scale-factor", type=number(float, 1.0, 3.0, low_open=True), default=1.1,
                         help="Haar pyramid step (> 1; smaller finds more faces, slower)")
@@ -59,12 +57,6 @@ def parse_args(argv=None):
                         help=f"average each tracked face's emotion over frames; WEIGHT in [0, 1) is the "
                              f"share kept from the past (default: {DEFAULT_SMOOTH} for video and camera, "
                              f"off for images; 0 turns it off)")
-    parser.add_argument("--tta", action="store_true",
-                        help="average 8 views of each face: as is and mirrored, rotated and zoomed "
-                             "(8x the classifier's time)")
-    parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="stretch",
-                        help="lighting remedy for each face crop (stretch: each face's contrast "
-                             "stretched to the full range; docs/REALTIME.md)")
     parser.add_argument("--reconnect", type=non_negative(float), default=30.0, metavar="SECONDS",
                         help="network streams: keep reopening a dropped stream for this long (0: never)")
     parser.add_argument("--no-display", action="store_true",
@@ -102,7 +94,7 @@ def shares(label_counts, class_names, skip_zero=False):
 def save_plot(stats, class_names, path):
     import pandas as pd   # only here: importing pandas and matplotlib costs ~1 s at start-up
 
-    import plots
+    from common import plots
     faces = pd.DataFrame(stats.rows, columns=csv_header(class_names))
     print(f"plot: {plots.plot_emotion_timeline(faces, class_names, path)}")
 
@@ -114,7 +106,7 @@ def main(argv=None):
         source = parse_source(args.source)
         check_writable(args.csv, "CSV")
         check_writable(args.plot, "plot")
-        detector = FaceDetector(args.cascade, args.scale_factor, args.min_neighbors,
+        detector = HaarDetector(args.cascade, args.scale_factor, args.min_neighbors,
                                 args.min_face_size, args.detect_width)
         classifier, class_names, runtime = load_classifier(args.model, args.runtime)
     except (SourceError, FileNotFoundError, ValueError, OSError) as error:
@@ -122,9 +114,9 @@ def main(argv=None):
         return 2
     display = not args.no_display and has_display()
     smooth = args.smooth if args.smooth is not None else DEFAULT_SMOOTH
-    outputs = Outputs(video=args.output, csv=args.csv, display=display, show_probs=args.show_probs,
-                      smooth=smooth if source.kind != "images" else 0.0, progress=not display,
-                      scan_every=args.scan_every, reconnect=args.reconnect)
+    outputs = Outputs(video=args.output, csv=args.csv, display=display, progress=not display)
+    settings = Settings(smooth=smooth if source.kind != "images" else 0.0, show_probs=args.show_probs,
+                        scan_every=args.scan_every, reconnect=args.reconnect)
     recognizer = Recognizer(detector, classifier, class_names, tta=args.tta, light_fix=args.light_fix)
     stats = RunStats(keep_rows=args.plot is not None)
     print(f"model: {args.model.name} ({RUNTIME_NAMES[runtime]})", flush=True)
@@ -133,7 +125,7 @@ def main(argv=None):
     stop = StopRequest()
     stop.install()
     try:
-        run(source, recognizer, outputs, stats, stop)
+        run(source, recognizer, outputs, settings, stats, stop)
     except SourceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,11 +1,10 @@
 """The emotion CNN: building it, choosing its precision, saving and loading it.
 
-Library code only; `train.py`, `evaluate.py` and `main.py` import from here.
-A trained model is stored as `NAME.h5` (weights and architecture, no optimizer
-state) with its class names beside it in `NAME.labels.json`, so no other code
-ever retypes a label order.
+Library code only; the training run (training/), evaluation and the app's Keras runtime
+import from here. A trained model is stored as `NAME.h5` (weights and architecture, no
+optimizer state) with its class names beside it in `NAME.labels.json` (artefacts.py), so
+no other code ever retypes a label order.
 """
-import json
 import logging
 import os
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from runtime import ModelError, check_classifier, labels_path, load_class_names
+from artefacts import ModelError, check_classifier, load_class_names, save_class_names
 
 DEFAULT_DROPOUT = 0.25
 # Keras' default BatchNorm momentum (0.99) needs ~500 steps before its moving statistics
@@ -22,23 +21,9 @@ DEFAULT_DROPOUT = 0.25
 BN_MOMENTUM = 0.9
 
 
-OPTIMIZERS = ("sgd", "adam")
-
-
-def make_optimizer(name="adam", learning_rate=1e-3, weight_decay=0.0):
-    """sgd: SGD with Nesterov momentum 0.9; adam: Adam. weight_decay: decoupled, per step."""
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, nesterov=True,
-                                    weight_decay=weight_decay or None)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=learning_rate, weight_decay=weight_decay or None)
-    raise ValueError(f"unknown optimizer {name!r} (choose from {', '.join(OPTIMIZERS)})")
-
-
-def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
-                learning_rate=1e-3, label_smoothing=0.0, optimizer="adam", weight_decay=0.0,
-                width=1.0):
-    """Return the compiled 4-block CNN (about 4.48M parameters for 7 classes).
+def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT, width=1.0):
+    """Return the 4-block CNN, uncompiled (4,478,727 parameters for 7 classes); the training
+    run compiles it with its optimizer and loss.
 
     width multiplies every layer's filters and units: a wider copy of the network is a
     stronger teacher for distillation (train.py --soft-labels), not the app's model.
@@ -60,11 +45,6 @@ def build_model(num_classes=7, input_shape=(48, 48, 1), dropout=DEFAULT_DROPOUT,
         model.add(layers.Activation("relu"))
         model.add(layers.Dropout(dropout))
     model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
-    model.compile(
-        optimizer=make_optimizer(optimizer, learning_rate, weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
-        metrics=["accuracy"],
-    )
     return model
 
 
@@ -168,21 +148,21 @@ def save_trained_model(model, path, class_names):
         to_float32(model).save(tmp_model, include_optimizer=False)
     finally:
         absl_log.setLevel(level)
-    tmp_labels = labels_path(path).with_suffix(".json.partial")
-    tmp_labels.write_text(json.dumps({"class_names": list(class_names)}, indent=2) + "\n")
     os.replace(tmp_model, path)
-    os.replace(tmp_labels, labels_path(path))
+    save_class_names(path, class_names)
 
 
-def load_trained_model(path):
+def load_trained_model(path, class_names=None):
     """Load a model saved by `save_trained_model`; returns (model, class_names).
 
-    The model must be a 48x48 greyscale classifier with one output per class name.
+    The model must be a 48x48 greyscale classifier with one output per class name
+    (`class_names`: those already read from beside it; None: read them here).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model not found: {path} (train one with `python train.py`)")
-    class_names = load_class_names(path)
+    if class_names is None:
+        class_names = load_class_names(path)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:   # h5py, Keras and TF raise many kinds for a file that is no model

@@ -20,13 +20,13 @@ sys.path.insert(0, str(ROOT))
 
 import data  # noqa: E402
 from model import load_trained_model, recalibrate_batchnorm  # noqa: E402
-from train import validation_accuracy  # noqa: E402
+from training.run import validation_accuracy  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     args = parser.parse_args()
     dataset = data.load_dataset(args.data)
     print(f"{'model':40s} {'as saved':>9s} {'dropout on':>11s} {'dropout off':>12s}")

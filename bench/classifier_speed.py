@@ -23,9 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from artefacts import DEFAULT_MODEL  # noqa: E402
+
 
 def latency_ms(model, faces, calls, tta=False):
-    from runtime import predict_proba
+    from inference.runtimes import predict_proba
     for _ in range(5):
         predict_proba(model, faces, tta=tta)
     times = []
@@ -50,7 +52,7 @@ def bfloat16_copy(model):
 
 def load_seconds(model_path, runtime):
     """Seconds for a fresh Python process to import what it needs and load the model."""
-    code = ("import sys, time; start = time.perf_counter(); from runtime import load_classifier; "
+    code = ("import sys, time; start = time.perf_counter(); from inference.runtimes import load_classifier; "
             "load_classifier(sys.argv[1], sys.argv[2]); print(time.perf_counter() - start)")
     result = subprocess.run([sys.executable, "-c", code, str(model_path), runtime], cwd=ROOT,
                             capture_output=True, text=True, check=True)
@@ -60,12 +62,12 @@ def load_seconds(model_path, runtime):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--calls", type=int, default=200, help="timed single-face calls")
     args = parser.parse_args()
-    from quiet import import_keras_quietly
+    from common.native_logs import import_keras_quietly
     import_keras_quietly()
-    from runtime import load_classifier
+    from inference.runtimes import load_classifier
     model, _, _ = load_classifier(args.model, "keras")
     variants = [("keras float32", model, "keras"), ("keras bfloat16", bfloat16_copy(model), None)]
     for runtime in ("litert", "litert-int8"):

@@ -2,7 +2,7 @@
 reached by each of the given epochs (runs on the same learning-rate schedule stand side
 by side there even when some were stopped early).
 
-    python bench/compare_histories.py docs/recipe-v2-gpu/third/*.csv models/modelTrained.history.csv
+    python bench/compare_histories.py experiments/histories/recipe-v2-gpu/third/*.csv models/modelTrained.history.csv
 """
 import argparse
 import csv

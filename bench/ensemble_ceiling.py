@@ -21,13 +21,13 @@ import numpy as np  # noqa: E402
 
 import data  # noqa: E402
 from model import load_trained_model  # noqa: E402
-from runtime import predict_proba  # noqa: E402
+from inference.runtimes import predict_proba  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     args = parser.parse_args()
     validation = data.load_split(data.resolve_root(args.data) / "validation")
     probabilities = {}

@@ -22,7 +22,7 @@ unfinished); --resume continues the unfinished ones from their per-epoch checkpo
 (--only NAME ...: just these). With
 --pack DIR, the logs and histories go into DIR/runs.tar.gz, the .h5 of the best runs
 into 15 MB parts (what a lent GPU machine may send back), and then the training faces'
-probabilities of every finished run (bench/soft_labels.py --each) into runs.tar.gz too.
+probabilities of every finished run (python -m training.soft_labels --each) into runs.tar.gz too.
 """
 import argparse
 import csv
@@ -36,13 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from distillation import SHIPPED_TEACHERS as TEACHERS  # noqa: E402   docs/TRAINING.md, "Soft labels"
+from training.distillation import SHIPPED_TEACHERS as TEACHERS  # noqa: E402   docs/TRAINING.md, "Soft labels"
 RECIPE = ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e-3", "--batch-size", "64",
           "--crop", "40", "--erase", "0.5", "--patience", "0", "--average-from", "121", "--epochs", "150",
           "--soft-labels", "none"]   # none: what these runs trained on before soft labels became the default
 ADAM = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--crop", "48", "--erase", "0"]
 WARP = ["--crop", "48", "--erase", "0"]   # the old augmentation: no crops, no erasing
-TEACHERS8 = ROOT / "docs" / "recipe-v2-gpu" / "teachers8.npz"   # docs/TRAINING.md, "The fourth lease"
+TEACHERS8 = ROOT / "experiments" / "teachers8.npz"   # docs/TRAINING.md, "The fourth lease"
 LONG = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--batch-size", "64",
         "--augment", "on", "--crop", "48", "--erase", "0", "--dropout", "0.25", "--label-smoothing", "0.1",
         "--lr-schedule", "cosine", "--patience", "0", "--epochs", "150", "--soft-labels", "none"]
@@ -226,7 +226,7 @@ def write_probabilities(runs, folder, data_root):
     only the best runs' models come back."""
     models = [str(run.folder / "model.h5") for run in runs if run.finished()]
     if models:
-        subprocess.run([sys.executable, str(ROOT / "bench" / "soft_labels.py"), "--data", str(data_root),
+        subprocess.run([sys.executable, "-m", "training.soft_labels", "--data", str(data_root),
                         "--each", "--output", str(folder / "finished.probs.npz")] + models,
                        cwd=ROOT)
 

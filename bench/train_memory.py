@@ -17,15 +17,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import data  # noqa: E402
+
 
 def child(data_root, batch_size, steps):
     import keras
     import data
-    from batches import TrainingBatches
     from model import build_model, choose_precision
+    from training.batches import TrainingBatches
+    from training.optimizers import compile_for_training
     dataset = data.load_dataset(data_root)
     keras.config.set_dtype_policy(choose_precision("auto"))
-    model = build_model(len(dataset.class_names), label_smoothing=0.1)
+    model = compile_for_training(build_model(len(dataset.class_names)), label_smoothing=0.1)
     batches = TrainingBatches(dataset.train, batch_size, augment="on")
     model.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
@@ -35,7 +38,7 @@ def child(data_root, batch_size, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32, 64, 128])
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)

@@ -16,13 +16,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import data  # noqa: E402
+
 
 def images_per_second(split, policy, augment, batch_size, steps, width=1.0, warmup=5):
     import keras
-    from batches import TrainingBatches
     from model import build_model
+    from training.batches import TrainingBatches
+    from training.optimizers import compile_for_training
     keras.config.set_dtype_policy(policy)
-    model = build_model(num_classes=len(split.class_names), label_smoothing=0.1, width=width)
+    model = compile_for_training(build_model(num_classes=len(split.class_names), width=width), label_smoothing=0.1)
     batches = TrainingBatches(split, batch_size, augment=augment, seed=0)
     model.fit(batches, epochs=1, steps_per_epoch=warmup, verbose=0)
     start = time.perf_counter()
@@ -33,7 +36,7 @@ def images_per_second(split, policy, augment, batch_size, steps, width=1.0, warm
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     parser.add_argument("--steps", type=int, default=60, help="timed training steps per setting")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2, help="runs of each setting; the best counts")

@@ -21,8 +21,9 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
+from artefacts import DEFAULT_MODEL, RUNTIMES  # noqa: E402
 from evaluate import evaluation_split  # noqa: E402
-from runtime import RUNTIMES, load_classifier, predict_proba  # noqa: E402
+from inference.runtimes import load_classifier, predict_proba  # noqa: E402
 
 # (flip, degrees, zoom, shift in pixels): the face as is, rotated, zoomed in (crops of 46,
 # 44 and 40 pixels scaled back to 48) and 44-pixel crops moved 2 pixels each way;
@@ -62,8 +63,8 @@ def describe(views):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto", help="as evaluate.py's --runtime")
     parser.add_argument("--max-views", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0, help="first random halving")

@@ -37,9 +37,11 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.scene import load_labelled_faces, write_scene_video  # noqa: E402
-from cli import positive  # noqa: E402
-from detection import iou  # noqa: E402
+import data  # noqa: E402
+from app.detectors import iou  # noqa: E402
+from artefacts import DEFAULT_MODEL  # noqa: E402
+from common.arguments import positive  # noqa: E402
+from tests.footage import load_labelled_faces, write_scene_video  # noqa: E402
 
 CASCADE = ROOT / "haarcascade_frontalface_default.xml"
 
@@ -114,9 +116,9 @@ def tutorial(path, model, frames=150):
 def previous_app(path, model, class_names):
     """The app before tracking: 640-px detection (1.15, 4) on every frame, one Keras batch
     per frame, no light fix."""
-    from detection import FaceDetector
-    from video import Recognizer
-    recognizer = Recognizer(FaceDetector(CASCADE, scale_factor=1.15, min_neighbors=4), model, class_names,
+    from app.detectors import HaarDetector
+    from app.pipeline import Recognizer
+    recognizer = Recognizer(HaarDetector(CASCADE, scale_factor=1.15, min_neighbors=4), model, class_names,
                             light_fix="none")
 
     def label_frame(frame):
@@ -167,14 +169,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--frames", type=int, default=450, help="length of each test video (30 fps)")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
-    parser.add_argument("--model", type=Path, default=ROOT / "models" / "modelTrained.h5")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--repeats", type=positive(int), default=2,
                         help="runs of each row, taking turns; the fastest counts")
     parser.add_argument("--sweep", nargs="*", default=[], metavar="OPTIONS",
                         help="more main.py runs, each with these options (quoted, one string a run)")
     args = parser.parse_args()
-    from quiet import import_keras_quietly
+    from common.native_logs import import_keras_quietly
     import_keras_quietly()
     from model import load_trained_model
     model, class_names = load_trained_model(args.model)

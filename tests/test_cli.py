@@ -64,7 +64,7 @@ def test_help_shows_default_model_paths_relative_to_where_the_user_is(capsys, mo
 
 
 def test_ctrl_c_outside_a_handled_step_ends_with_one_line_and_status_130(capsys):
-    from interrupt import run_main
+    from common.entry_point import run_main
 
     def interrupted_main():
         raise KeyboardInterrupt

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import data
-from batches import TrainingBatches
-from conftest import make_dataset
+from training.batches import TrainingBatches
+from helpers import make_dataset
 
 
 def test_class_names_are_sorted_folders_and_arrays_are_model_ready(pattern_dataset):

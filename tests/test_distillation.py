@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import data
-import distillation
+from training import distillation
 import train
-from batches import TrainingBatches
-from conftest import FER2013, make_dataset
-from distillation import choose_soft_labels, load_soft_labels, save_soft_labels
-from runtime import predict_proba
+from artefacts import artefact_paths
+from training.batches import TrainingBatches
+from helpers import FER2013, make_dataset
+from training.distillation import choose_soft_labels, load_soft_labels, save_soft_labels
+from inference.runtimes import predict_proba
 
 
 def permuted_labels(split, permutation):
@@ -55,6 +56,7 @@ def test_targets_mix_the_soft_label_of_each_face_with_its_folder_label(pattern_d
     np.testing.assert_allclose(y, 0.75 * folder + 0.25 * soft[rows])
 
 
+@pytest.mark.slow
 def test_a_model_trained_on_soft_labels_alone_learns_what_they_say(tmp_path, capsys):
     dataset = make_dataset(tmp_path / "patterns", per_class=(60, 20))
     split = data.load_split(dataset / "train")
@@ -65,7 +67,7 @@ def test_a_model_trained_on_soft_labels_alone_learns_what_they_say(tmp_path, cap
                        "--soft-labels", str(tmp_path / "soft.npz"), "--soft-weight", "1"]) == 0
     assert "Soft labels:" in capsys.readouterr().out
     # the last epoch: the saved model is the epoch that best matched the folder labels
-    last = keras.models.load_model(train.artefact_paths(output)["resume"])
+    last = keras.models.load_model(artefact_paths(output)["resume"])
     validation = data.load_split(dataset / "validation", split.class_names)
     predicted = predict_proba(last, validation.x).argmax(axis=1)
     assert (predicted == np.array([1, 2, 0])[validation.y]).mean() >= 0.8   # the teachers' classes
@@ -112,11 +114,12 @@ def test_the_shipped_teachers_hold_every_usable_fer2013_training_face():
 
 
 def run_soft_labels(monkeypatch, *arguments):
-    from bench import soft_labels
+    from training import soft_labels
     monkeypatch.setattr(sys, "argv", ["soft_labels.py", *map(str, arguments)])
     soft_labels.main()
 
 
+@pytest.mark.slow
 def test_ensembles_grow_from_saved_soft_labels_weighed_by_their_models(pattern_dataset, tmp_path, monkeypatch):
     from model import build_model, save_trained_model
     split = data.load_split(pattern_dataset / "train")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import evaluate
-from conftest import ROOT, SHIPPED_MODEL, make_dataset
+from helpers import ROOT, SHIPPED_MODEL, make_dataset
 from data import fix_light, load_split, preprocess_face
 from model import build_model, load_trained_model, save_trained_model
-from runtime import predict_proba
+from inference.runtimes import predict_proba
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def scored(tmp_path):
     return root, path
 
 
+@pytest.mark.slow
 def test_json_report_matches_an_independent_count(scored, tmp_path):
     root, model_path = scored
     out = tmp_path / "r.json"
@@ -81,6 +82,7 @@ def test_unwritable_report_is_a_one_line_error_before_scoring(scored, tmp_path, 
     assert "accuracy" not in out and not (tmp_path / "cm.png").exists()
 
 
+@pytest.mark.slow
 def test_output_piped_into_a_closed_reader_ends_without_a_traceback(scored, tmp_path):
     root, model_path = scored
     process = subprocess.Popen([sys.executable, str(ROOT / "evaluate.py"), "--data", str(root),
@@ -92,6 +94,7 @@ def test_output_piped_into_a_closed_reader_ends_without_a_traceback(scored, tmp_
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
 
 
+@pytest.mark.slow
 def test_low_light_and_tta_change_what_is_scored(scored, tmp_path):
     root, model_path = scored
     model, names = load_trained_model(model_path)

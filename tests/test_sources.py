@@ -6,10 +6,13 @@ import time
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 
-import sources
-from conftest import ROOT
-from video import Outputs, RunStats, run_stream
+from app import sources
+from helpers import ROOT
+from app.outputs import Outputs
+from app.pipeline import Settings, run_stream
+from app.run_stats import RunStats
 
 
 class FakeCapture:
@@ -46,6 +49,7 @@ def scripted_opener(*captures):
     return open_next
 
 
+@pytest.mark.slow
 def test_a_dropped_stream_is_reopened_and_counted(capsys):
     stream = sources.Source("stream", "rtsp://camera.invalid/live")
     frames = sources.VideoInput(stream, reconnect=2.0,
@@ -58,6 +62,7 @@ def test_a_dropped_stream_is_reopened_and_counted(capsys):
     assert frames.ended_by == "stream stopped delivering frames"
 
 
+@pytest.mark.slow
 def test_a_stream_that_reopens_but_never_delivers_gives_up_within_the_reconnect_time(capsys):
     stream = sources.Source("stream", "rtsp://camera.invalid/live")
     frames = sources.VideoInput(stream, reconnect=1.5,
@@ -91,9 +96,8 @@ def test_a_camera_unplugged_mid_run_ends_cleanly_with_everything_written(tmp_pat
 
     stats = RunStats()
     out = tmp_path / "out.avi"
-    run_stream(sources.Source("camera", 0), Recognizer(), Outputs(csv=tmp_path / "f.csv", video=out,
-                                                                  progress=False), stats,
-               opener=scripted_opener(FakeCapture(7)))
+    run_stream(sources.Source("camera", 0), Recognizer(), Outputs(csv=tmp_path / "f.csv", video=out, progress=False),
+               Settings(), stats, opener=scripted_opener(FakeCapture(7)))
     assert stats.frames == 7 and stats.ended_by == "camera stopped delivering frames"
     table = pd.read_csv(tmp_path / "f.csv")
     assert len(table) == 7 and (table["face"] == 1).all() and (table["label"] == "b").all()

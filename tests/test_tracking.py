@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from bench.scene import background, compose_frame
-from conftest import ROOT
+from footage import background, compose_frame
+from helpers import ROOT
 from data import to_gray
-from detection import FaceDetector
-from tracking import FaceTracker, SceneChange, Track
+from app.detectors import HaarDetector
+from app.tracking import FaceTracker, SceneChange, Track
 
 
 def paste(back, faces, boxes):
@@ -16,7 +16,7 @@ def paste(back, faces, boxes):
 
 def track_numbers(frames, scan_every=10):
     """For each grey frame, {track number: box} of the live tracks."""
-    tracker = FaceTracker(FaceDetector(ROOT / "haarcascade_frontalface_default.xml"), scan_every=scan_every)
+    tracker = FaceTracker(HaarDetector(ROOT / "haarcascade_frontalface_default.xml"), scan_every=scan_every)
     return [{t.number: t.box for t in tracker.update(frame, i / 30)} for i, frame in enumerate(frames)]
 
 
@@ -87,7 +87,7 @@ def test_track_smoothing_averages_its_own_past_only():
 
 @pytest.mark.parametrize("missing", ["left", "top"])
 def test_detect_near_gives_none_for_a_box_outside_the_frame(missing):
-    detector = FaceDetector(ROOT / "haarcascade_frontalface_default.xml")
+    detector = HaarDetector(ROOT / "haarcascade_frontalface_default.xml")
     gray = background(320, 180)
     box = (-500, 10, 100, 100) if missing == "left" else (10, -500, 100, 100)
     assert detector.detect_near(gray, box) is None

@@ -5,11 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import callbacks
+from training import callbacks
 import train
+import training.run
+from training.run import learning_rate_schedule
+from artefacts import artefact_paths
 from model import load_trained_model
-from runtime import choose_runtime, predict_proba
-from conftest import make_dataset
+from inference.runtimes import choose_runtime, predict_proba
+from helpers import make_dataset
 from data import load_split
 
 
@@ -22,10 +25,11 @@ def run_train(dataset, output, *extra, litert=False, width=0.5):
                       + ([] if litert else ["--no-litert"]))
 
 
+@pytest.mark.slow
 def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp_path, capsys):
     output = tmp_path / "out" / "m.h5"
     assert run_train(pattern_dataset, output, "--epochs", "2", litert=True, width=1) == 0
-    paths = train.artefact_paths(output)
+    paths = artefact_paths(output)
     for name in ("model", "labels", "history", "curves", "classes", "resume", "litert", "litert-int8"):
         assert paths[name].is_file(), name
     assert choose_runtime(output) == "litert-int8"   # both twins carry this .h5's fingerprint
@@ -51,6 +55,7 @@ def test_train_end_to_end_writes_every_artefact_and_resumes(pattern_dataset, tmp
     assert "fresh optimizer" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_model_learns_a_separable_set_well_above_chance(tmp_path):
     # Enough steps for BatchNorm's moving statistics (momentum 0.99) to settle.
     dataset = make_dataset(tmp_path / "patterns", per_class=(60, 20))
@@ -63,16 +68,18 @@ def test_model_learns_a_separable_set_well_above_chance(tmp_path):
     assert accuracy >= 0.8  # chance is 0.33
 
 
+@pytest.mark.slow
 def test_recipe_options_train_a_whole_run(pattern_dataset, tmp_path):
     output = tmp_path / "m.h5"
     assert run_train(pattern_dataset, output, "--epochs", "2", "--optimizer", "sgd", "--learning-rate", "0.01",
                      "--weight-decay", "1e-3", "--crop", "40", "--erase", "0.5", "--mixup", "0.2",
                      "--workers", "2", "--patience", "0") == 0
-    history = pd.read_csv(train.artefact_paths(output)["history"])
+    history = pd.read_csv(artefact_paths(output)["history"])
     assert history["epoch"].tolist() == [0, 1]
     assert history["learning_rate"].iloc[0] == pytest.approx(0.01)
 
 
+@pytest.mark.slow
 def test_width_trains_and_saves_a_network_of_that_width(pattern_dataset, tmp_path):
     output = tmp_path / "teacher.h5"
     assert run_train(pattern_dataset, output, "--epochs", "1", width=0.25) == 0
@@ -97,13 +104,13 @@ def start_training(pattern_dataset, output):
     import subprocess
     import sys
     import time
-    from conftest import ROOT
+    from helpers import ROOT
     process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data", str(pattern_dataset),
                                 "--output", str(output), "--epochs", "500", "--batch-size", "16",
                                 "--mixed-precision", "off", "--no-litert", "--width", "0.5"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 180
-    while time.time() < deadline and not train.artefact_paths(output)["resume"].is_file():
+    while time.time() < deadline and not artefact_paths(output)["resume"].is_file():
         time.sleep(0.2)
     return process
 
@@ -114,6 +121,7 @@ def assert_every_epoch_whole(history):
     assert history["steps"].tolist() == [8 * (epoch + 1) for epoch in history["epoch"]]
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_after_a_whole_epoch_keeping_the_best_model_and_the_history(pattern_dataset, tmp_path):
     import signal
     output = tmp_path / "m.h5"
@@ -123,13 +131,14 @@ def test_ctrl_c_stops_after_a_whole_epoch_keeping_the_best_model_and_the_history
     assert process.returncode == 0, stderr
     assert "Stopping at the end of epoch" in stdout
     assert "Interrupted" in stdout and "best validation accuracy" in stdout
-    history = pd.read_csv(train.artefact_paths(output)["history"])
+    history = pd.read_csv(artefact_paths(output)["history"])
     assert len(history) >= 1
     assert_every_epoch_whole(history)
     model, names = load_trained_model(output)
     assert names == ["disc", "horizontal", "vertical"]
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once_and_resume_trains_that_epoch_again(pattern_dataset, tmp_path, capsys):
     import signal
     import time
@@ -140,7 +149,7 @@ def test_a_second_ctrl_c_stops_at_once_and_resume_trains_that_epoch_again(patter
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert "Traceback" not in stderr, stderr
-    paths = train.artefact_paths(output)
+    paths = artefact_paths(output)
     history = pd.read_csv(paths["history"])
     assert_every_epoch_whole(history)
     stopped_after = len(history)
@@ -151,9 +160,10 @@ def test_a_second_ctrl_c_stops_at_once_and_resume_trains_that_epoch_again(patter
     assert_every_epoch_whole(history)
 
 
+@pytest.mark.slow
 def test_time_limit_pauses_after_a_whole_epoch_and_resume_finishes_the_run(pattern_dataset, tmp_path, capsys):
     output = tmp_path / "m.h5"
-    paths = train.artefact_paths(output)
+    paths = artefact_paths(output)
     assert run_train(pattern_dataset, output, "--epochs", "3", "--learning-rate", "0.01",
                      "--time-limit", "0.001") == 0
     out = capsys.readouterr().out
@@ -174,13 +184,14 @@ def test_time_limit_pauses_after_a_whole_epoch_and_resume_finishes_the_run(patte
     assert "pausing" not in out and "Recomputing" in out   # the last epoch ends the run: finished
     history = pd.read_csv(paths["history"])
     assert history["epoch"].tolist() == [0, 1, 2]
-    schedule = train.learning_rate_schedule(train.parse_args(["--epochs", "3", "--learning-rate", "0.01"]))
+    schedule = learning_rate_schedule(train.parse_args(["--epochs", "3", "--learning-rate", "0.01"]))
     assert history["learning_rate"].tolist() == pytest.approx([schedule.schedule(e, None) for e in range(3)])
 
 
+@pytest.mark.slow
 def test_resume_retrains_an_epoch_whose_checkpoint_a_stop_did_not_save(pattern_dataset, tmp_path, capsys):
     output = tmp_path / "m.h5"
-    paths = train.artefact_paths(output)
+    paths = artefact_paths(output)
     assert run_train(pattern_dataset, output, "--epochs", "1") == 0
     first = paths["resume"].read_bytes()
     assert run_train(pattern_dataset, output, "--epochs", "2", "--resume") == 0
@@ -204,7 +215,7 @@ def test_an_output_that_cannot_be_written_is_a_one_line_error_before_loading(pat
 
 def test_resume_with_a_damaged_options_record_is_a_one_line_error(tmp_path, capsys):
     output = tmp_path / "m.h5"
-    train.artefact_paths(output)["options"].write_text("{not json")
+    artefact_paths(output)["options"].write_text("{not json")
     with pytest.raises(SystemExit) as stop:
         train.parse_args(["--output", str(output), "--resume"])
     err = capsys.readouterr().err.strip()
@@ -213,7 +224,7 @@ def test_resume_with_a_damaged_options_record_is_a_one_line_error(tmp_path, caps
 
 def test_resume_with_another_width_is_a_one_line_error(tmp_path, capsys):
     output = tmp_path / "m.h5"
-    train.artefact_paths(output)["options"].write_text(json.dumps({"--width": "1.5"}))
+    artefact_paths(output)["options"].write_text(json.dumps({"--width": "1.5"}))
     with pytest.raises(SystemExit) as stop:
         train.parse_args(["--output", str(output), "--resume", "--width", "1"])
     err = capsys.readouterr().err.strip()
@@ -223,7 +234,7 @@ def test_resume_with_another_width_is_a_one_line_error(tmp_path, capsys):
 
 def test_resume_keeps_a_run_recorded_before_soft_labels_on_folder_labels(tmp_path, capsys):
     output = tmp_path / "m.h5"
-    record = train.artefact_paths(output)["options"]
+    record = artefact_paths(output)["options"]
     record.write_text(json.dumps({"--epochs": "150", "--seed": "2"}))   # written before --soft-labels existed
     args = train.parse_args(["--output", str(output), "--resume"])
     assert (args.soft_labels, args.epochs, args.seed) == ("none", 150, 2)
@@ -252,7 +263,7 @@ def test_time_limit_judges_the_next_epoch_by_the_longest_after_the_first(monkeyp
 
 def test_cosine_schedule_decays_from_the_initial_rate_to_the_floor():
     args = train.parse_args(["--lr-schedule", "cosine", "--epochs", "10", "--learning-rate", "1e-3"])
-    schedule = train.learning_rate_schedule(args).schedule
+    schedule = learning_rate_schedule(args).schedule
     assert schedule(0, None) == pytest.approx(1e-3)
     assert schedule(5, None) == pytest.approx((1e-3 + 1e-5) / 2)
     assert schedule(9, None) < 5e-5
@@ -260,7 +271,7 @@ def test_cosine_schedule_decays_from_the_initial_rate_to_the_floor():
 
 def test_constant_schedule_holds_the_learning_rate():
     args = train.parse_args(["--lr-schedule", "constant", "--epochs", "10", "--learning-rate", "1e-4"])
-    schedule = train.learning_rate_schedule(args).schedule
+    schedule = learning_rate_schedule(args).schedule
     assert [schedule(epoch, 0.5) for epoch in (0, 5, 9)] == pytest.approx([1e-4] * 3)
 
 
@@ -270,7 +281,7 @@ def test_plateau_schedule_cuts_the_rate_after_five_epochs_without_a_better_one()
     args = train.parse_args(["--lr-schedule", "plateau", "--learning-rate", "1e-3"])
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
-    schedule = train.learning_rate_schedule(args)
+    schedule = learning_rate_schedule(args)
     schedule.set_model(model)
     rates = []
     for epoch, accuracy in enumerate(accuracies):
@@ -281,16 +292,16 @@ def test_plateau_schedule_cuts_the_rate_after_five_epochs_without_a_better_one()
         assert logs["learning_rate"] == pytest.approx(rates[-1])   # printed with the epoch's figures
     assert rates == pytest.approx([1e-3] * 7 + [7.5e-4] * 6)
     # a run resumed after any epoch goes on at the rate the unbroken run had reached
-    resumed = [train.learning_rate_schedule(args, accuracies[:epoch]).rate() for epoch in range(len(accuracies) + 1)]
+    resumed = [learning_rate_schedule(args, accuracies[:epoch]).rate() for epoch in range(len(accuracies) + 1)]
     assert resumed == pytest.approx(rates + [1e-3 * 0.75 ** 2])
-    assert train.learning_rate_schedule(args, [0.5] * 500).rate() == pytest.approx(1e-5)   # the floor
+    assert learning_rate_schedule(args, [0.5] * 500).rate() == pytest.approx(1e-5)   # the floor
 
 
 def test_averaging_rate_holds_from_the_first_averaged_epoch_after_the_cosine_decay():
     args = train.parse_args(["--epochs", "10", "--learning-rate", "1e-3", "--average-from", "8",
                              "--average-lr", "3e-4"])
-    schedule = train.learning_rate_schedule(args).schedule
-    cosine = train.learning_rate_schedule(train.parse_args(["--epochs", "10"])).schedule
+    schedule = learning_rate_schedule(args).schedule
+    cosine = learning_rate_schedule(train.parse_args(["--epochs", "10"])).schedule
     assert [schedule(epoch, None) for epoch in range(7)] == pytest.approx([cosine(e, None) for e in range(7)])
     assert [schedule(epoch, None) for epoch in (7, 8, 9)] == pytest.approx([3e-4] * 3)
 
@@ -298,20 +309,21 @@ def test_averaging_rate_holds_from_the_first_averaged_epoch_after_the_cosine_dec
 def one_epoch_run_whose_history_scored(dataset, output, val_accuracy):
     """Train one epoch, then rewrite its history's validation accuracy; returns the paths."""
     assert run_train(dataset, output, "--epochs", "1") == 0
-    paths = train.artefact_paths(output)
+    paths = artefact_paths(output)
     history = pd.read_csv(paths["history"])
     history.loc[0, "val_accuracy"] = val_accuracy
     history.to_csv(paths["history"], index=False)
     return paths
 
 
+@pytest.mark.slow
 def test_resumed_run_without_a_better_epoch_leaves_the_saved_model_alone(pattern_dataset, tmp_path,
                                                                           monkeypatch, capsys):
     output = tmp_path / "m.h5"
     paths = one_epoch_run_whose_history_scored(pattern_dataset, output, 2.0)   # no later epoch beats it
     saved = output.read_bytes()
     # the run's end still has its finish step, which may only keep the model or improve it
-    monkeypatch.setattr(train, "recalibrate_batchnorm", lambda model, images, **kwargs: None)
+    monkeypatch.setattr(training.run, "recalibrate_batchnorm", lambda model, images, **kwargs: None)
     capsys.readouterr()
     assert run_train(pattern_dataset, output, "--epochs", "2", "--resume",
                      "--lr-schedule", "constant", "--learning-rate", "3e-4") == 0
@@ -320,12 +332,13 @@ def test_resumed_run_without_a_better_epoch_leaves_the_saved_model_alone(pattern
     assert pd.read_csv(paths["history"])["learning_rate"].iloc[-1] == pytest.approx(3e-4)
 
 
+@pytest.mark.slow
 def test_resumed_run_keeps_a_saved_model_that_scores_above_its_history(pattern_dataset, tmp_path,
                                                                         monkeypatch):
     output = tmp_path / "m.h5"
     paths = one_epoch_run_whose_history_scored(pattern_dataset, output, 0.0)   # any later epoch beats it ...
     # ... but not the saved model, as after finish_model recomputed its statistics
-    monkeypatch.setattr(train, "validation_accuracy", lambda model, validation: 2.0)
+    monkeypatch.setattr(training.run, "validation_accuracy", lambda model, validation: 2.0)
     saved = output.read_bytes()
     assert run_train(pattern_dataset, output, "--epochs", "2", "--resume") == 0
     assert output.read_bytes() == saved
@@ -351,6 +364,7 @@ def test_weight_average_is_the_mean_of_the_epochs_from_its_start_and_survives_re
     assert callbacks.WeightAverage(path, start=2, resume=True).count == 0   # another start: a new average
 
 
+@pytest.mark.slow
 def test_the_saved_model_is_the_best_of_best_epoch_recomputed_bn_and_average(pattern_dataset, tmp_path,
                                                                               capsys):
     output = tmp_path / "m.h5"
@@ -358,15 +372,16 @@ def test_the_saved_model_is_the_best_of_best_epoch_recomputed_bn_and_average(pat
     out = capsys.readouterr().out
     assert "best epoch, BatchNorm recomputed:" in out and "average of 2 epochs" in out
     assert "<- saved as the model" in out
-    with np.load(train.artefact_paths(output)["average"]) as saved:
+    with np.load(artefact_paths(output)["average"]) as saved:
         assert int(saved["count"]) == 2
     model, names = load_trained_model(output)
     validation = load_split(pattern_dataset / "validation", names)
     accuracy = (predict_proba(model, validation.x).argmax(axis=1) == validation.y).mean()
-    best_epoch = pd.read_csv(train.artefact_paths(output)["history"])["val_accuracy"].max()
+    best_epoch = pd.read_csv(artefact_paths(output)["history"])["val_accuracy"].max()
     assert accuracy >= best_epoch - 1e-6
 
 
+@pytest.mark.slow
 def test_sigterm_while_recomputing_batchnorm_skips_it_and_keeps_the_saved_model(pattern_dataset, tmp_path,
                                                                                  monkeypatch, capsys):
     import os
@@ -383,7 +398,7 @@ def test_sigterm_while_recomputing_batchnorm_skips_it_and_keeps_the_saved_model(
 
     output = tmp_path / "m.h5"
     previous = signal.signal(signal.SIGTERM, killed)
-    monkeypatch.setattr(train, "recalibrate_batchnorm", sigterm_midway)
+    monkeypatch.setattr(training.run, "recalibrate_batchnorm", sigterm_midway)
     try:
         assert run_train(pattern_dataset, output, "--epochs", "1") == 0
     finally:

@@ -3,13 +3,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import sources
-import video
-from detection import FaceDetector, iou
-from drawing import BOX_COLOR, draw_faces
-from interrupt import StopRequest
-from sources import SourceError, parse_source
-from video import csv_header, csv_rows, image_output_path
+from app import sources
+from app.detectors import HaarDetector, iou
+from app.drawing import BOX_COLOR, draw_faces
+from common.stopping import StopRequest
+from app.sources import SourceError, parse_source
+from app import outputs, pipeline
+from app.outputs import csv_header, csv_rows, image_output_path
+from app.run_stats import RunStats
+from app.window import RecentRate
 
 NAMES = ["angry", "happy", "sad"]
 
@@ -63,7 +65,7 @@ def test_csv_rows_have_the_documented_columns_and_values():
 
 
 def test_csv_log_is_readable_by_pandas(tmp_path):
-    log = video.CsvLog(tmp_path / "f.csv", NAMES)
+    log = outputs.CsvLog(tmp_path / "f.csv", NAMES)
     log.write(csv_rows(0, 0.0, [1], [(1, 2, 3, 4)], np.array([[0.2, 0.3, 0.5]]), NAMES))
     log.close()
     table = pd.read_csv(tmp_path / "f.csv")
@@ -129,15 +131,15 @@ def test_corrupt_frames_are_skipped_and_counted():
 
 
 def test_detector_finds_real_faces_at_their_known_positions(fer_faces):
-    from bench.scene import background, compose_frame, match_detections
+    from footage import background, compose_frame, match_detections
     boxes = [(100, 200, 180, 180), (700, 150, 140, 140)]
     frame = compose_frame(background(1280, 720), fer_faces[:2], boxes)
-    detector = FaceDetector(video_cascade())
+    detector = HaarDetector(video_cascade())
     assert match_detections(boxes, detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 2
 
 
 def video_cascade():
-    from conftest import ROOT
+    from helpers import ROOT
     return ROOT / "haarcascade_frontalface_default.xml"
 
 
@@ -146,22 +148,22 @@ def test_unreadable_image_in_a_folder_is_skipped_named_and_counted(tmp_path, cap
     cv2.imwrite(str(good), np.zeros((8, 8, 3), np.uint8))
     bad = tmp_path / "b.jpg"
     bad.write_bytes(b"junk")
-    stats = video.RunStats()
+    stats = RunStats()
     assert [path for path, _ in sources.read_images([good, bad], stats)] == [good]
     assert stats.corrupt_frames == 1
     assert "skipped" in capsys.readouterr().err
     with pytest.raises(SourceError, match="cannot read image"):
-        list(sources.read_images([bad], video.RunStats()))
+        list(sources.read_images([bad], RunStats()))
 
 
 def test_run_stats_count_faces_and_labels_and_keep_rows_only_when_asked():
     probs = np.array([[0.1, 0.7, 0.2], [0.6, 0.2, 0.2]])
     boxes = [(0, 0, 10, 10), (20, 0, 10, 10)]
-    lean = video.RunStats()
+    lean = RunStats()
     rows = lean.record(0, 0.0, [1, 2], boxes, probs, NAMES)
     assert len(rows) == 2 and lean.rows == []
     assert (lean.frames, lean.faces, lean.label_counts) == (1, 2, {"happy": 1, "angry": 1})
-    keeping = video.RunStats(keep_rows=True)
+    keeping = RunStats(keep_rows=True)
     keeping.record(0, 0.0, [1, 2], boxes, probs, NAMES)
     assert keeping.rows == rows
 
@@ -189,16 +191,16 @@ def test_a_stop_request_ends_the_stream_after_the_current_frame(tmp_path):
                 stop.request()      # what Ctrl-C does
             return np.zeros((0, 2), np.float32)
 
-    stats = video.RunStats()
-    video.run_stream(parse_source(str(clip)), StopAtThirdFrame(), video.Outputs(progress=False),
-                     stats, stop)
+    stats = RunStats()
+    pipeline.run_stream(parse_source(str(clip)), StopAtThirdFrame(), outputs.Outputs(progress=False),
+                        pipeline.Settings(), stats, stop)
     assert stats.frames == 3
     with pytest.raises(KeyboardInterrupt):   # a second Ctrl-C stops at once
         stop.request()
 
 
 def test_the_fps_overlay_shows_the_last_second_not_the_mean_since_start():
-    rate = video.RecentRate(window=1.0)
+    rate = RecentRate(window=1.0)
     for i in range(20):                   # a slow start: 5 frames/s for 4 s
         rate.tick(i * 0.2)
     now = 3.8

@@ -1,6 +1,6 @@
 """Synthetic test footage: real FER-2013 faces pasted onto a 720p background.
 
-Used by the benchmarks and the end-to-end tests, so both know exactly where every
+Used by the tests and the benchmarks (bench/), so both know exactly where every
 face is and which face it is (no network, no recorded video needed). Two kinds:
 - continuous: faces drift slowly, come and go (see `continuous_layout`);
 - cuts (`cut_every` frames): a hard cut to a new background with new faces, in new
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from app.detectors import iou
 
 
 def background(width, height, seed=0, level=(60, 170)):
@@ -145,5 +147,4 @@ def load_fer_faces(root, count=12, split="validation"):
 
 def match_detections(truth, detections, min_iou=0.3):
     """How many ground-truth boxes a detection overlaps by at least `min_iou`."""
-    from detection import iou
     return sum(any(iou(t, d) >= min_iou for d in detections) for t in truth)

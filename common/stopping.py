@@ -1,4 +1,4 @@
-"""How a run gets cut short: Ctrl-C or SIGTERM, and a reader that closes our output.
+"""Stopping a long run cleanly on Ctrl-C or SIGTERM.
 
 A KeyboardInterrupt raised wherever the signal happens to land (inside a
 TensorFlow op, an OpenCV call, the data pipeline or a save) can be swallowed
@@ -6,29 +6,13 @@ there, so the signal only sets a flag that the work loop checks between steps.
 A second Ctrl-C raises KeyboardInterrupt at once.
 """
 import contextlib
-import os
 import signal
-import sys
-
-
-def run_main(main):
-    """`sys.exit(main())` for the entry scripts, except that a reader that closed our
-    stdout early (`python evaluate.py ... | head`) ends the program with status 1, as
-    Python's documentation recommends, instead of a BrokenPipeError traceback, and a
-    Ctrl-C that no step of the script handles (while evaluating, loading data, exporting)
-    ends it with one line and the shell's usual status 130, instead of a traceback."""
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\nInterrupted.", file=sys.stderr, flush=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        # stdout is gone: point it at /dev/null so the flush at exit cannot fail again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
 
 
 class StopRequest:
+    """A request to stop: Ctrl-C or SIGTERM sets `requested`, which the work loop checks
+    between steps; a second one raises KeyboardInterrupt at once."""
+
     def __init__(self, message=None, signals=(signal.SIGINT, signal.SIGTERM)):
         self.message = message
         self.signals = signals

@@ -2,7 +2,7 @@
 model to learn from besides the folder labels (knowledge distillation).
 
 The teachers' averaged probabilities are computed once and saved with the face each
-row belongs to (`bench/soft_labels.py`), so `train.py --soft-labels FILE` costs no
+row belongs to (`python -m training.soft_labels`), so `train.py --soft-labels FILE` costs no
 more than training on the folder labels and needs none of the teachers. The shipped
 model learnt from `models/teachers7.npz`, which `train.py` uses by default wherever it
 holds every training face (FER-2013's).
@@ -11,14 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from artefacts import PROJECT
 from data import DatasetError
 
-SHIPPED_TEACHERS = Path(__file__).resolve().parent / "models" / "teachers7.npz"
+SHIPPED_TEACHERS = PROJECT / "models" / "teachers7.npz"
 
 
 def save_soft_labels(path, split, probabilities, models=1):
     """Write each face's probabilities (N, classes) of `split` with its file name, and
-    how many models' mean they are (what `bench/soft_labels.py` weighs files by)."""
+    how many models' mean they are (what `training/soft_labels.py` weighs files by)."""
     probabilities = np.asarray(probabilities, np.float32)
     if probabilities.shape != (len(split.files), len(split.class_names)):
         raise ValueError(f"probabilities of shape {probabilities.shape} for {len(split.files)} faces "

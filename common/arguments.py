@@ -1,10 +1,14 @@
 """Command-line plumbing shared by the entry scripts: a parser whose errors are one line,
-and argument types that reject out-of-range numbers before any work starts."""
+argument types that reject out-of-range numbers before any work starts, and the options
+that choose and feed the classifier, defined once for main.py, evaluate.py and batch.py."""
 import argparse
 import copy
 import os
 import sys
 from pathlib import Path
+
+from artefacts import DEFAULT_MODEL, RUNTIMES
+from data import LIGHT_FIXES
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -82,3 +86,19 @@ def check_writable(path, what):
         raise OSError(f"cannot write {what} {path}: {error.strerror}") from None
     if not existed:
         path.unlink()
+
+
+def add_classifier_options(parser):
+    """--model, --runtime, --tta and --light-fix: which trained model runs, and how each face is fed to it."""
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                        help="trained model (class names from NAME.labels.json beside it; "
+                             "NAME.int8.tflite and NAME.tflite beside it are its fast LiteRT twins)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto: LiteRT with NAME.int8.tflite, else NAME.tflite, where it belongs "
+                             "to this model; else Keras (slow to start)")
+    parser.add_argument("--tta", action="store_true",
+                        help="average 8 views of each face: as is and mirrored, rotated 6 degrees either way "
+                             "and zoomed 5%% (8x the classifier's time)")
+    parser.add_argument("--light-fix", choices=LIGHT_FIXES, default="stretch",
+                        help="lighting remedy for each face (stretch: each face's contrast stretched to "
+                             "the full range; docs/REALTIME.md)")

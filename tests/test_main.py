@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import main
-from bench.scene import background, compose_frame, match_detections, write_face_video
-from conftest import ROOT
-from video import csv_header
+from footage import background, compose_frame, match_detections, write_face_video
+from helpers import ROOT
+from app.outputs import csv_header
 
 
 def run_main(*args, **kwargs):
@@ -28,6 +28,7 @@ def frame_count(path):
     return count
 
 
+@pytest.mark.slow
 def test_video_end_to_end_csv_matches_known_faces(tmp_path, fer_faces, app_model):
     model, names = app_model
     clip = tmp_path / "clip.mp4"
@@ -72,6 +73,7 @@ def test_image_end_to_end_writes_annotated_image_and_rows(tmp_path, fer_faces, a
     assert not np.array_equal(labelled, cv2.imread(str(photo)))
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_a_readable_csv_and_video(tmp_path, fer_faces, app_model):
     model, names = app_model
     clip = tmp_path / "long.mp4"

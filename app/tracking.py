@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from detection import iou
+from app.detectors import iou
 
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)

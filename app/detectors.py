@@ -1,6 +1,8 @@
-"""Haar-cascade face detection: a full scan of a frame, and a quick look near a known face.
+"""Face detectors: what the app needs of one, and the Haar cascade that does it.
 
-Boxes are (x, y, w, h) numpy rows in full-frame pixels.
+A detector is a class with two methods (see `FaceDetector`): a full scan of a frame, and
+a quick look near a face already known. Boxes are (x, y, w, h) in full-frame pixels.
+A second detector is a new class here; the tracker and the pipeline stay as they are.
 """
 import cv2
 import numpy as np
@@ -9,10 +11,25 @@ NO_BOXES = np.zeros((0, 4), int)
 
 
 class DetectorError(ValueError):
-    """A cascade that cannot be loaded."""
+    """A detector whose files cannot be loaded; the message names the file."""
 
 
 class FaceDetector:
+    """The interface every detector has; the tracker (app/tracking.py) and the pipeline
+    (app/pipeline.py) call nothing else."""
+
+    def detect(self, gray):
+        """Every face in a full grey frame: an (N, 4) int array of boxes, left to right."""
+        raise NotImplementedError
+
+    def detect_near(self, gray, box):
+        """The face nearest to `box` (a face seen in an earlier frame) close to where it was,
+        as an (x, y, w, h) tuple, or None where it is not found there. Far cheaper than a
+        full scan: the tracker calls it for every known face between scans."""
+        raise NotImplementedError
+
+
+class HaarDetector(FaceDetector):
     """Haar cascade detection on a downscaled grey frame.
 
     Downscaling to `detect_width` pixels is where the full scan's speed comes from:
@@ -75,6 +92,16 @@ class FaceDetector:
         centre = np.array([x + w / 2, y + h / 2])
         distances = np.hypot(*(found[:, :2] + found[:, 2:] / 2 - centre).T)
         return tuple(int(round(v)) for v in found[int(np.argmin(distances))])
+
+
+def crop_faces(gray, boxes):
+    """The face crops of a grey frame, clipped to the frame."""
+    height, width = gray.shape[:2]
+    crops = []
+    for x, y, w, h in boxes:
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+        crops.append(gray[y0:y1, x0:x1])
+    return crops
 
 
 def iou(a, b):

@@ -1,7 +1,7 @@
 """The callbacks of a training run: they keep the best model, record every epoch (history,
 curves, the checkpoint --resume continues from), lower the learning rate on a plateau,
 average weights, pause before a time limit and turn Ctrl-C into a stop after the epoch in
-progress. train.py assembles them."""
+progress. training/run.py assembles them."""
 import os
 import time
 from pathlib import Path
@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-import plots
-from interrupt import StopRequest
+from common import plots
+from common.stopping import StopRequest
 from model import save_trained_model
 
 
@@ -168,7 +168,7 @@ class StopOnCtrlC(keras.callbacks.Callback):
     """First Ctrl-C (or SIGTERM): stop at the end of the epoch in progress, once it is
     validated and saved, so that --resume goes on exactly where the run stopped (an epoch
     cut short would count as whole and shorten the schedule). A second Ctrl-C stops at
-    once; that epoch is then not recorded and --resume trains it again (see interrupt.py
+    once; that epoch is then not recorded and --resume trains it again (see common/stopping.py
     for why a flag)."""
 
     def __init__(self):

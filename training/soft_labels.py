@@ -1,8 +1,8 @@
 """Write the soft labels of an ensemble for `train.py --soft-labels`: the mean of the
 models' probabilities for every training face (one pass, no augmentation).
 
-    python bench/soft_labels.py --output teachers.npz MODEL.h5 MODEL.h5 [...]
-    python bench/soft_labels.py --output teachers12.npz docs/recipe-v2-gpu/teachers8.npz RUN.probs.npz [...]
+    python -m training.soft_labels --output teachers.npz MODEL.h5 MODEL.h5 [...]
+    python -m training.soft_labels --output teachers12.npz experiments/teachers8.npz RUN.probs.npz [...]
 
 A source is a model (.h5) or soft labels written here (.npz), which count as the number
 of models they average, so ensembles grow without their models at hand. With --each,
@@ -13,26 +13,23 @@ labels that agree with the folder labels nearly everywhere and near 1 teach litt
 beyond them.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import data  # noqa: E402
-from distillation import load_soft_labels, models_averaged, save_soft_labels  # noqa: E402
-from model import load_trained_model  # noqa: E402
-from runtime import ModelError, predict_proba  # noqa: E402
+import data
+from artefacts import ModelError
+from common.native_logs import import_keras_quietly
+from inference.runtimes import predict_proba
+from training.distillation import load_soft_labels, models_averaged, save_soft_labels
 
 
 def probabilities_of(path, train, each):
     """(the source's probabilities for every face of `train`, how many models they average)."""
     if path.suffix == ".npz":
         return load_soft_labels(path, train), models_averaged(path)
+    from model import load_trained_model
     model, names = load_trained_model(path)
     if names != train.class_names:
         raise data.DatasetError(f"{path} was trained on {names}, not {train.class_names}")
@@ -45,10 +42,11 @@ def probabilities_of(path, train, each):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sources", nargs="+", type=Path, help="models (.h5) and soft labels (.npz)")
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
+    parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     parser.add_argument("--output", type=Path, required=True, help="the .npz to write")
     parser.add_argument("--each", action="store_true", help="also write each model's probabilities beside it")
     args = parser.parse_args()
+    import_keras_quietly()
     train = data.load_split(data.resolve_root(args.data) / "train")
     total, models = np.zeros((len(train.y), len(train.class_names)), np.float32), 0
     for path in args.sources:

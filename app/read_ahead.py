@@ -15,7 +15,7 @@ class _Failure:
         self.error = error
 
 
-def in_background(items, depth=3):
+def read_ahead(items, depth=3):
     """Yield the items of `items`, produced in a worker thread up to `depth` ahead.
 
     An exception in the worker is raised here; leaving the loop early stops the worker.

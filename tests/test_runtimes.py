@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 import main
-from conftest import FER2013, ROOT, SHIPPED_MODEL
+from helpers import FER2013, ROOT, SHIPPED_MODEL
 from model import build_model, save_trained_model
-from runtime import (ModelError, choose_runtime, export_litert, fingerprint, labels_path, litert_path,
-                     load_class_names, load_classifier, predict_proba, read_litert_fingerprint)
+from artefacts import (ModelError, fingerprint, labels_path, litert_path, load_class_names,
+                       read_litert_fingerprint)
+from inference.litert_export import export_litert
+from inference.runtimes import choose_runtime, load_classifier, predict_proba
 
 
 def blank_photo(folder):
@@ -42,6 +44,7 @@ def exported(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not litert_path(SHIPPED_MODEL).is_file(), reason="no shipped LiteRT twin")
 def test_shipped_twins_give_the_probabilities_of_the_h5_on_real_faces(real_faces):
     keras_model, _, _ = load_classifier(SHIPPED_MODEL, "keras")
@@ -62,6 +65,7 @@ def test_shipped_twins_belong_to_the_shipped_h5():
             assert read_litert_fingerprint(twin) == fingerprint(SHIPPED_MODEL)
 
 
+@pytest.mark.slow
 def test_export_records_the_fingerprint_and_auto_takes_the_twin(exported):
     assert read_litert_fingerprint(litert_path(exported)) == fingerprint(exported)
     assert choose_runtime(exported) == "litert"     # no int8 twin here: the float32 one
@@ -88,7 +92,7 @@ def test_a_twin_of_another_model_is_refused_or_skipped_with_a_warning(exported, 
 
 def test_labelling_a_photo_with_litert_never_imports_tensorflow(tmp_path, fer_faces):
     import cv2
-    from bench.scene import background, compose_frame
+    from footage import background, compose_frame
     photo = tmp_path / "face.png"
     cv2.imwrite(str(photo), compose_frame(background(640, 480), fer_faces[:1], [(200, 120, 200, 200)]))
     code = ("import sys, main; main.main(['--source', sys.argv[1], '--no-display']); "

@@ -1,0 +1,2 @@
+"""What the scripts and both packages share: argument parsing, stopping cleanly on Ctrl-C,
+quiet native start-up logs, and every chart."""

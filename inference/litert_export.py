@@ -1,0 +1,40 @@
+"""The LiteRT twins of a trained model: the same network for the app's fast runtime, each
+carrying the fingerprint of the .h5 it came from (artefacts.py). Needs TensorFlow: Keras'
+exporter converts through it."""
+import numpy as np
+
+from artefacts import FINGERPRINT_KEY, fingerprint, litert_path
+from common.native_logs import quiet_stderr
+
+
+def export_litert(model, h5_path, runtime="litert"):
+    """Write a LiteRT twin (runtime litert or litert-int8) of the Keras model saved at
+    `h5_path`, carrying the .h5's fingerprint; returns the path written."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    target = litert_path(h5_path, runtime)
+    partial = target.with_name(target.stem + ".partial.tflite")
+    options = {}
+    if runtime == "litert-int8":
+        import tensorflow as tf
+        options["optimizations"] = [tf.lite.Optimize.DEFAULT]   # int8 weights, float activations
+    with quiet_stderr():   # the converter's C++ log lines
+        model.export(str(partial), format="litert", verbose=False, **options)
+    tree = schema.ModelT.InitFromObj(schema.Model.GetRootAs(partial.read_bytes(), 0))
+    entry = schema.BufferT()
+    entry.data = np.frombuffer(fingerprint(h5_path).encode(), np.uint8)
+    tree.buffers.append(entry)
+    metadata = schema.MetadataT()
+    metadata.name, metadata.buffer = FINGERPRINT_KEY, len(tree.buffers) - 1
+    tree.metadata = (tree.metadata or []) + [metadata]
+    builder = flatbuffers.Builder(partial.stat().st_size + 1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    partial.write_bytes(builder.Output())
+    partial.replace(target)
+    return target
+
+
+def export_twins(model, h5_path):
+    """Both LiteRT twins (float32 and int8) of the model saved at `h5_path`; their paths."""
+    return [export_litert(model, h5_path, runtime) for runtime in ("litert", "litert-int8")]
