@@ -297,7 +297,8 @@ def erase_rectangles(images, rng, chosen, area=(0.02, 0.33), aspect=(0.3, 3.3)):
 
 # Augmentation strengths: the limits of the random warp (rotation in degrees, shift and
 # zoom as fractions of the face). "light" stays within the TTA views' range below; the
-# shipped model was finished with it after training with "on" (docs/TRAINING.md: phase 7, Late ablations).
+# shipped model was finished with it after training with "on" (docs/journal/, 27 November:
+# phase 7, Late ablations).
 AUGMENTATIONS = {
     "off": None,
     "light": {"max_rotation": 6.0, "max_shift": 0.05, "max_zoom": 0.05},
@@ -308,7 +309,7 @@ AUGMENTATIONS = {
 # Test-time augmentation: each face and its mirror image, each as is, rotated 6 degrees
 # either way and zoomed in 5%, all within the training augmentation's range. On four
 # checkpoints this beat a single pass by 0.3-1.0 points, where the mirror image alone
-# gave -0.3 to +0.3 (docs/TRAINING.md, Results in full).
+# gave -0.3 to +0.3 (docs/journal/, 27 November: Results in full).
 TTA_VIEWS = tuple((flip, angle, zoom) for flip in (False, True)
                   for angle, zoom in ((0.0, 1.0), (6.0, 1.0), (-6.0, 1.0), (0.0, 1.05)))
 

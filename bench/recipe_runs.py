@@ -1,5 +1,5 @@
 """Train recipe candidates side by side (on one GPU: each run is a `train.py` process) and
-print their progress; docs/TRAINING.md, "Recipe v2 on a GPU", quotes what it printed.
+print their progress; docs/journal/ ("Recipe v2 on a GPU" and each lease's section) quotes what it printed.
 
     python bench/recipe_runs.py --data DATA --runs RUNS --deadline 480 --plan second
     python bench/recipe_runs.py --data DATA --runs RUNS --deadline 200 --plan second --resume
@@ -42,7 +42,7 @@ RECIPE = ["--optimizer", "sgd", "--learning-rate", "0.01", "--weight-decay", "1e
           "--soft-labels", "none"]   # none: what these runs trained on before soft labels became the default
 ADAM = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--crop", "48", "--erase", "0"]
 WARP = ["--crop", "48", "--erase", "0"]   # the old augmentation: no crops, no erasing
-TEACHERS8 = ROOT / "experiments" / "teachers8.npz"   # docs/TRAINING.md, "The fourth lease"
+TEACHERS8 = ROOT / "experiments" / "teachers8.npz"   # docs/journal/, "The fourth lease"
 LONG = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0", "--batch-size", "64",
         "--augment", "on", "--crop", "48", "--erase", "0", "--dropout", "0.25", "--label-smoothing", "0.1",
         "--lr-schedule", "cosine", "--patience", "0", "--epochs", "150", "--soft-labels", "none"]
@@ -51,7 +51,7 @@ LONG = ["--optimizer", "adam", "--learning-rate", "1e-3", "--weight-decay", "0",
 def candidates(plan, short):
     """{name: train.py options}; short runs' names start with "s-".
 
-    first: what the first lease ran (docs/TRAINING.md, "Recipe v2 on a GPU").
+    first: what the first lease ran (docs/journal/, "Recipe v2 on a GPU").
     second: what that suggested: Adam over 150 epochs, alone, with its last 20 epochs
     on light augmentation (two seeds), with dropout 0.1 as well (two seeds), and with
     crop jitter from 44 pixels.

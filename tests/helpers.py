@@ -11,6 +11,7 @@ from data import DEFAULT_DATA
 ROOT = PROJECT
 FER2013 = DEFAULT_DATA
 SHIPPED_MODEL = DEFAULT_MODEL
+CASCADE = PROJECT / "haarcascade_frontalface_default.xml"
 
 
 def pattern_image(kind, rng, size=48):

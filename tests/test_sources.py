@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from app import sources
-from helpers import ROOT
 from app.outputs import Outputs
 from app.pipeline import Settings, run_stream
 from app.run_stats import RunStats
+from app.sources import SourceError, parse_source
+from helpers import ROOT
 
 
 class FakeCapture:
@@ -122,3 +123,73 @@ def test_a_stream_that_never_opens_fails_fast_with_one_line():
     assert result.returncode == 2
     assert result.stderr.strip() == "error: cannot open stream http://127.0.0.1:9/live.mjpg"
     assert time.monotonic() - started < 30
+
+
+def test_parse_source_recognises_every_kind(tmp_path):
+    assert parse_source("0") == sources.Source("camera", 0)
+    assert parse_source("2").target == 2
+    assert parse_source("rtsp://cam.local/stream").kind == "stream"
+    clip = tmp_path / "clip.MP4"
+    clip.write_bytes(b"x")
+    assert parse_source(str(clip)).kind == "video"
+    photo = tmp_path / "face.png"
+    cv2.imwrite(str(photo), np.zeros((8, 8), np.uint8))
+    assert parse_source(str(photo)) == sources.Source("images", [photo])
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert [p.name for p in parse_source(str(tmp_path)).target] == ["b.jpg", "face.png"]
+
+
+def test_parse_source_errors_name_the_problem(tmp_path):
+    with pytest.raises(SourceError, match="source not found: .*missing.mp4"):
+        parse_source(str(tmp_path / "missing.mp4"))
+    doc = tmp_path / "report.pdf"
+    doc.write_bytes(b"%PDF")
+    with pytest.raises(SourceError, match="unsupported file type '.pdf'"):
+        parse_source(str(doc))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match="no images"):
+        parse_source(str(empty))
+
+
+def test_unopenable_camera_and_unreadable_video_are_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="cannot open camera 99"):
+        sources.open_capture(sources.Source("camera", 99))
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"not a video at all")
+    with pytest.raises(SourceError, match="cannot open video file"):
+        sources.open_capture(parse_source(str(fake)))
+
+
+def test_corrupt_frames_are_skipped_and_counted():
+    class FlakyCapture:
+        """Frames 0-4 with frame 2 unreadable, as OpenCV reports a corrupt frame."""
+        def __init__(self):
+            self.position = 0
+
+        def read(self):
+            self.position += 1
+            ok = self.position != 3 and self.position <= 5
+            return ok, np.zeros((4, 4, 3), np.uint8) if ok else None
+
+        def get(self, prop):
+            return {cv2.CAP_PROP_FRAME_COUNT: 5, cv2.CAP_PROP_POS_FRAMES: self.position,
+                    cv2.CAP_PROP_FPS: 30}[prop]
+
+    clip = sources.VideoInput(sources.Source("video", "clip.mp4"), opener=lambda source: FlakyCapture())
+    assert len(list(clip.frames())) == 4
+    assert clip.corrupt_frames == 1
+
+
+def test_unreadable_image_in_a_folder_is_skipped_named_and_counted(tmp_path, capsys):
+    good = tmp_path / "a.png"
+    cv2.imwrite(str(good), np.zeros((8, 8, 3), np.uint8))
+    bad = tmp_path / "b.jpg"
+    bad.write_bytes(b"junk")
+    stats = RunStats()
+    assert [path for path, _ in sources.read_images([good, bad], stats)] == [good]
+    assert stats.corrupt_frames == 1
+    assert "skipped" in capsys.readouterr().err
+    with pytest.raises(SourceError, match="cannot read image"):
+        list(sources.read_images([bad], RunStats()))

@@ -1,9 +1,8 @@
 """Faces become tracks: numbers that stay with a person, new numbers for new people and after a cut."""
 import numpy as np
-import pytest
 
 from footage import background, compose_frame
-from helpers import ROOT
+from helpers import CASCADE
 from data import to_gray
 from app.detectors import HaarDetector
 from app.tracking import FaceTracker, SceneChange, Track
@@ -16,7 +15,7 @@ def paste(back, faces, boxes):
 
 def track_numbers(frames, scan_every=10):
     """For each grey frame, {track number: box} of the live tracks."""
-    tracker = FaceTracker(HaarDetector(ROOT / "haarcascade_frontalface_default.xml"), scan_every=scan_every)
+    tracker = FaceTracker(HaarDetector(CASCADE), scan_every=scan_every)
     return [{t.number: t.box for t in tracker.update(frame, i / 30)} for i, frame in enumerate(frames)]
 
 
@@ -85,9 +84,3 @@ def test_track_smoothing_averages_its_own_past_only():
     np.testing.assert_allclose(unsmoothed.observe(np.array([0.0, 1.0, 0.0]), 0.1, names), [0, 1, 0])
 
 
-@pytest.mark.parametrize("missing", ["left", "top"])
-def test_detect_near_gives_none_for_a_box_outside_the_frame(missing):
-    detector = HaarDetector(ROOT / "haarcascade_frontalface_default.xml")
-    gray = background(320, 180)
-    box = (-500, 10, 100, 100) if missing == "left" else (10, -500, 100, 100)
-    assert detector.detect_near(gray, box) is None

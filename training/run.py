@@ -39,7 +39,7 @@ def finish_model(path, class_names, train_x, validation, average=None):
 
     The moving statistics gathered in training are an average over the last few
     augmented batches (momentum 0.9); recomputed over all training images they are
-    exact, which measurably helps (see docs/TRAINING.md, Runs). Returns {version: accuracy}
+    exact, which measurably helps (docs/journal/, 27 November: "Runs"). Returns {version: accuracy}
     and the version kept.
     """
     model, _ = load_trained_model(path)
