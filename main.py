@@ -11,14 +11,13 @@ written so far.
 import sys
 from pathlib import Path
 
-from app.detectors import HaarDetector
-from app.outputs import Outputs, csv_header
+from app.detectors import DETECTORS, HAAR_CASCADE, YUNET_SCORE, make_detector
+from app.outputs import OutputError, Outputs, csv_header
 from app.pipeline import Recognizer, Settings, run_images, run_stream
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
 from app.tracking import SCAN_EVERY
 from app.window import has_display
-from artefacts import PROJECT
 from common.arguments import Parser, add_classifier_options, check_writable, non_negative, number, positive
 from common.entry_point import run_main
 from common.stopping import StopRequest
@@ -33,12 +32,16 @@ def parse_args(argv=None):
     parser.add_argument("--source", default="0",
                         help="camera index, video file, stream URL, image file or folder of images")
     add_classifier_options(parser)
-    parser.add_argument("--cascade", type=Path, default=PROJECT / "haarcascade_frontalface_default.xml",
-                        help="OpenCV Haar cascade for face detection")
+    parser.add_argument("--detector", choices=DETECTORS, default="yunet",
+                        help="face detector: yunet (OpenCV's FaceDetectorYN, models/yunet/) or haar "
+                             "(the Haar cascade: fewer faces found, and only in good light)")
+    parser.add_argument("--score-threshold", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
+                        default=YUNET_SCORE, help="yunet: lowest score of a face (higher: fewer false faces)")
+    parser.add_argument("--cascade", type=Path, default=HAAR_CASCADE, help="haar: OpenCV Haar cascade")
     parser.add_argument("--scale-factor", type=number(float, 1.0, 3.0, low_open=True), default=1.1,
-                        help="Haar pyramid step (> 1; smaller finds more faces, slower)")
+                        help="haar: pyramid step (> 1; smaller finds more faces, slower)")
     parser.add_argument("--min-neighbors", type=non_negative(int), default=3,
-                        help="Haar detections needed to keep a face (higher: fewer false faces)")
+                        help="haar: detections needed to keep a face (higher: fewer false faces)")
     parser.add_argument("--min-face-size", type=number(int, 12), default=48,
                         help="smallest face, in input pixels")
     parser.add_argument("--detect-width", type=non_negative(int), default=640,
@@ -106,8 +109,8 @@ def main(argv=None):
         source = parse_source(args.source)
         check_writable(args.csv, "CSV")
         check_writable(args.plot, "plot")
-        detector = HaarDetector(args.cascade, args.scale_factor, args.min_neighbors,
-                                args.min_face_size, args.detect_width)
+        detector = make_detector(args.detector, args.min_face_size, args.detect_width, args.cascade,
+                                 args.scale_factor, args.min_neighbors, args.score_threshold)
         classifier, class_names, runtime = load_classifier(args.model, args.runtime)
     except (SourceError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -126,7 +129,7 @@ def main(argv=None):
     stop.install()
     try:
         run(source, recognizer, outputs, settings, stats, stop)
-    except SourceError as error:
+    except (SourceError, OutputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:   # a second Ctrl-C

@@ -37,21 +37,38 @@ def csv_rows(frame_index, time_s, numbers, boxes, probs, class_names):
     return rows
 
 
+class OutputError(OSError):
+    """An output that cannot be written (a full disk, a removed folder); the message names it."""
+
+
 class CsvLog:
-    """The --csv file, flushed every frame so an interrupted run keeps what it did."""
+    """The --csv file, flushed every frame so an interrupted run keeps what it did. A write
+    that fails (a full disk) is an OutputError that names the file."""
 
     def __init__(self, path, class_names):
+        self.path, self.failed = path, False
         self.file = open(path, "w", newline="")
         self.writer = csv.writer(self.file)
-        self.writer.writerow(csv_header(class_names))
+        self._write([csv_header(class_names)])
 
     def write(self, rows):
         if rows:
+            self._write(rows)
+
+    def _write(self, rows):
+        try:
             self.writer.writerows(rows)
             self.file.flush()
+        except OSError as error:
+            self.failed = True
+            raise OutputError(f"cannot write CSV {self.path}: {error.strerror or error}") from None
 
     def close(self):
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError:   # what was buffered when a write failed cannot be written either
+            if not self.failed:
+                raise
 
 
 def open_video_writer(path, fps, frame):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import cv2
 
-from app.detectors import crop_faces
 from app.drawing import draw_faces, draw_fps
+from app.face_crops import crop_faces
 from app.outputs import CsvLog, Progress, image_output_path, open_video_writer
 from app.read_ahead import read_ahead
 from app.sources import SourceError, VideoInput, read_images
@@ -74,14 +74,14 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
     names = recognizer.class_names
     tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every)
     progress = Progress(video_input.total) if outputs.progress and video_input.total > 0 else None
-    log = CsvLog(outputs.csv, names) if outputs.csv else None
     rate = RecentRate()
-    writer = None
+    log = writer = None
     frames = tracked_frames(video_input, tracker, stop)
     if settings.read_ahead:
         frames = read_ahead(frames)
     started = time.perf_counter()
     try:
+        log = CsvLog(outputs.csv, names) if outputs.csv else None
         for index, time_s, frame, gray, found in frames:
             if stop and stop.requested:   # frames read ahead are dropped: the run ends now
                 break
@@ -124,9 +124,10 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
 def run_images(source, recognizer, outputs, settings, stats, stop=None):
     """Label each image of the source; no tracking or smoothing (the images are unrelated)."""
     names = recognizer.class_names
-    log = CsvLog(outputs.csv, names) if outputs.csv else None
+    log = None
     started = time.perf_counter()
     try:
+        log = CsvLog(outputs.csv, names) if outputs.csv else None
         for index, (path, image) in enumerate(read_images(source.target, stats)):
             if stop and stop.requested:
                 break

@@ -1,13 +1,16 @@
 """Faces followed from frame to frame: each is a Track with a number that stays the same
 while that person stays in view.
 
-Full-frame detection is the expensive step (about 26 ms on a 720p frame), so it runs
-only every `scan_every` frames, and at once when the picture changes: a cut (most of
-a small grey copy changes) ends every track, and a change outside the known faces
-(someone coming in) asks for a scan. In between, each track is looked for near its
-last box at its own scale (1-4 ms). A face missed for up to `max_missed` frames in
-a row keeps its last box; missed longer, its track ends. Numbers are never reused
-within a run.
+Full-frame detection is the expensive step (12-26 ms on a 720p frame), so it runs only
+every `scan_every` frames, and at once when the picture changes: a cut (most of a small
+grey copy changes) ends every track, a track whose own region now shows something else
+(a cut between similar pictures, or a new person where another just was) ends, and a
+change outside the known faces (someone coming in) asks for a scan. A scan that a cut or
+such a change asked for is repeated on the next frames, so that a face missed once is
+not missed for a whole scan period. In between, each track is looked for near its last
+box (about 1 ms). A track reports only the frames it was found in: missed for up to
+`max_missed` frames in a row it waits, unreported; missed longer, it ends. Numbers are
+never reused within a run.
 """
 from dataclasses import dataclass, field
 
@@ -18,6 +21,28 @@ from app.detectors import iou
 
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
+PATCH_SIZE = (8, 8)       # a track's region, compared between frames
+# Mean absolute difference (grey levels) of a track's 8x8 region, brightness removed, above
+# which it shows another face: the same FER-2013 face moved by 4% of its size (fast motion
+# at 30 frames/s) stays under 34, two different faces in one place differ by 37 or more.
+REGION_LEVEL = 35.0
+
+
+def region_patch(gray, box):
+    """A track's region as a small patch without its mean brightness; None off the frame."""
+    x, y, w, h = (int(v) for v in box)
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + w, gray.shape[1]), min(y + h, gray.shape[0])
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    patch = cv2.resize(gray[y0:y1, x0:x1], PATCH_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return patch - patch.mean()
+
+
+def region_changed(previous, gray, box):
+    """Whether the region of `box` shows something else in `gray` than in `previous`."""
+    before, now = region_patch(previous, box), region_patch(gray, box)
+    return before is not None and now is not None and float(np.abs(now - before).mean()) > REGION_LEVEL
 
 
 @dataclass
@@ -79,10 +104,11 @@ class SceneChange:
 class FaceTracker:
     """Turns frames into live tracks."""
 
-    def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_cut=1):
+    def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2):
         self.detector = detector
-        self.rescans_after_cut = rescans_after_cut
+        self.rescans_after_change = rescans_after_change
         self.rescans = 0
+        self.previous = None   # the last grey frame
         self.scan_every, self.max_missed, self.match_iou = scan_every, max_missed, match_iou
         self.change = SceneChange()
         self.tracks = []       # live tracks
@@ -91,14 +117,18 @@ class FaceTracker:
         self.since_scan = 0
 
     def update(self, gray, time_s):
-        """Find this frame's faces; returns the live tracks, each with its box for this frame."""
+        """Find this frame's faces; returns the tracks found in this frame, each with its box."""
         cut, elsewhere = self.change.check(gray, [t.box for t in self.tracks])
-        if cut:
-            self._end(self.tracks)
-            self.rescans = self.rescans_after_cut
-        elif self.rescans:
-            # Whether Haar finds a face varies from frame to frame: a new scene is scanned again
-            # on its next frames, so that a face missed once is not missed for a whole scan period.
+        replaced = [] if cut or self.previous is None else [
+            t for t in self.tracks if region_changed(self.previous, gray, t.box)]
+        self.previous = gray
+        if cut or replaced:
+            self._end(self.tracks if cut else replaced)
+            self.rescans = self.rescans_after_change + 1
+        if self.rescans:
+            # Whether a detector finds a face varies from frame to frame: a changed picture is
+            # scanned again on its next frames, so that a face missed once is not missed for a
+            # whole scan period.
             self.rescans -= 1
             elsewhere = True
         scan = cut or elsewhere or self.since_scan + 1 >= self.scan_every
@@ -125,7 +155,7 @@ class FaceTracker:
                 track.box, track.missed = box, 0
         self._end([t for t in self.tracks if t.missed > self.max_missed])
         self._drop_duplicates()
-        return list(self.tracks)
+        return [t for t in self.tracks if t.missed == 0]
 
     def _drop_duplicates(self):
         """Two tracks that converged on one face: the younger one goes."""

@@ -149,7 +149,7 @@ def test_a_cascade_that_will_not_load_is_a_one_line_error(tmp_path, capsys, app_
     photo = tmp_path / "a.png"
     cv2.imwrite(str(photo), np.zeros((64, 64), np.uint8))
     assert main.main(["--source", str(photo), "--model", str(app_model[0]), "--no-display",
-                      "--cascade", str(tmp_path / cascade)]) == 2
+                      "--detector", "haar", "--cascade", str(tmp_path / cascade)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"error: cannot load face cascade {tmp_path / cascade}"
 
