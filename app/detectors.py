@@ -22,9 +22,9 @@ HAAR_CASCADE = PROJECT / "haarcascade_frontalface_default.xml"
 # against this hash on loading, so an altered or truncated copy is never used.
 YUNET_MODEL = PROJECT / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-# The lowest score whose false boxes stay at plain Haar's level on the benchmark footage
-# (docs/REALTIME.md, Detection v3); OpenCV's sample uses 0.9, tuned for photos.
-YUNET_SCORE = 0.3
+# The lowest score whose false boxes stay at plain Haar's level on footage of FER-2013's train/
+# faces (docs/REALTIME.md, Detection v3); OpenCV's sample uses 0.9, tuned for photos.
+YUNET_SCORE = 0.1
 
 
 class DetectorError(ValueError):
@@ -38,12 +38,13 @@ class FaceDetector:
     own boxes with `find` and `find_near`."""
 
     name = ""
+    min_face_size = 0   # the smallest face square reported, in input pixels
 
     def detect(self, gray):
         """Every face in a full grey frame: an (N, 4) int array of face squares, left to right."""
         calibration = CALIBRATIONS[self.name]
         squares = [face_square(box, calibration) for box in self.find(gray)]
-        return np.array(squares, int).reshape(-1, 4)
+        return np.array([s for s in squares if s[2] >= self.min_face_size], int).reshape(-1, 4)
 
     def detect_near(self, gray, square):
         """The face nearest to `square` (a face seen in an earlier frame) close to where it
@@ -120,8 +121,7 @@ class YuNetDetector(FaceDetector):
         _, found = self.scan.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))
         if found is None:
             return NO_BOXES
-        boxes = found[:, :4] / scale
-        return sorted_boxes(boxes[boxes[:, 2] >= self.min_face_size])
+        return sorted_boxes(found[:, :4] / scale)
 
     def find_near(self, gray, box, margin=0.5, scale_range=1.5):
         """The face nearest to `box` in a square `margin` box-widths wider on each side,

@@ -22,21 +22,30 @@ from app.detectors import iou
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
 PATCH_SIZE = (8, 8)       # a track's region, compared between frames
-# Mean absolute difference (grey levels) of a track's 8x8 region, brightness removed, above
-# which it shows another face: the same FER-2013 face moved by 4% of its size (fast motion
-# at 30 frames/s) stays under 34, two different faces in one place differ by 37 or more.
-REGION_LEVEL = 35.0
+# Mean absolute difference of a track's 8x8 region, brightness and contrast removed, above
+# which it shows another face: the same FER-2013 face moved by 2% of its size between two
+# frames stays under 0.3 (4%, fast motion at 30 frames/s: 95% under 0.5), two different
+# faces in one place differ by 0.5 or more in 99% of cases, in full or half light.
+REGION_LEVEL = 0.5
+
+
+def steadied(old, new, weight):
+    """The new box, moved `weight` of the way back to the old one where the two overlap well:
+    a detector's box jitters by a few pixels from frame to frame, and so would the crop."""
+    if weight <= 0 or iou(old, new) < 0.5:
+        return new
+    return tuple(int(round(weight * a + (1 - weight) * b)) for a, b in zip(old, new))
 
 
 def region_patch(gray, box):
-    """A track's region as a small patch without its mean brightness; None off the frame."""
+    """A track's region as a small patch without its brightness and contrast; None off the frame."""
     x, y, w, h = (int(v) for v in box)
     x0, y0 = max(x, 0), max(y, 0)
     x1, y1 = min(x + w, gray.shape[1]), min(y + h, gray.shape[0])
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
     patch = cv2.resize(gray[y0:y1, x0:x1], PATCH_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return patch - patch.mean()
+    return (patch - patch.mean()) / (patch.std() + 4.0)   # + 4: a flat region's noise stays small
 
 
 def region_changed(previous, gray, box):
@@ -104,8 +113,9 @@ class SceneChange:
 class FaceTracker:
     """Turns frames into live tracks."""
 
-    def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2):
-        self.detector = detector
+    def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2,
+                 steady=0.5):
+        self.detector, self.steady = detector, steady
         self.rescans_after_change = rescans_after_change
         self.rescans = 0
         self.previous = None   # the last grey frame
@@ -140,7 +150,7 @@ class FaceTracker:
                 match = max(unmatched, key=lambda t: iou(box, t.box), default=None)
                 if match is not None and iou(box, match.box) >= self.match_iou:
                     unmatched.remove(match)
-                    match.box, match.missed = box, 0
+                    match.box, match.missed = steadied(match.box, box, self.steady), 0
                 elif not any(iou(box, t.box) >= self.match_iou for t in self.tracks):
                     self.tracks.append(Track(self.next_number, box, time_s, time_s))
                     self.every_track.append(self.tracks[-1])
@@ -152,7 +162,7 @@ class FaceTracker:
             if box is None:
                 track.missed += 1
             else:
-                track.box, track.missed = box, 0
+                track.box, track.missed = steadied(track.box, box, self.steady), 0
         self._end([t for t in self.tracks if t.missed > self.max_missed])
         self._drop_duplicates()
         return [t for t in self.tracks if t.missed == 0]

