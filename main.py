@@ -13,6 +13,7 @@ from pathlib import Path
 
 from app.detectors import DETECTORS, HAAR_CASCADE, YUNET_SCORE, make_detector
 from app.outputs import OutputError, Outputs, csv_header
+from app.people import people_rows, write_people
 from app.pipeline import Recognizer, Settings, run_images, run_stream
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
@@ -54,6 +55,9 @@ def parse_args(argv=None):
                         help="annotated video file, or image file/folder for image sources")
     parser.add_argument("--csv", type=Path, help="one row per face per frame (face: its track number)")
     parser.add_argument("--plot", type=Path, help="chart of emotion over time (PNG)")
+    parser.add_argument("--people", type=Path,
+                        help="one row per person (track): first and last time, frames, dominant emotion "
+                             "and the share of each emotion (CSV)")
     parser.add_argument("--show-probs", action="store_true", help="draw a bar per emotion beside each face")
     parser.add_argument("--smooth", type=number(float, 0.0, 1.0, high_open=True), nargs="?",
                         const=DEFAULT_SMOOTH, default=None, metavar="WEIGHT",
@@ -109,6 +113,7 @@ def main(argv=None):
         source = parse_source(args.source)
         check_writable(args.csv, "CSV")
         check_writable(args.plot, "plot")
+        check_writable(args.people, "people CSV")
         detector = make_detector(args.detector, args.min_face_size, args.detect_width, args.cascade,
                                  args.scale_factor, args.min_neighbors, args.score_threshold)
         classifier, class_names, runtime = load_classifier(args.model, args.runtime)
@@ -142,6 +147,9 @@ def main(argv=None):
     for what, path in (("video" if source.kind != "images" else "images", args.output), ("csv", args.csv)):
         if path:
             print(f"{what}: {path}")
+    if args.people:
+        write_people(args.people, class_names, people_rows(stats.tracks, class_names))
+        print(f"people: {args.people}")
     if args.plot:
         save_plot(stats, class_names, args.plot)
     return 0

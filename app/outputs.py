@@ -37,6 +37,15 @@ def csv_rows(frame_index, time_s, numbers, boxes, probs, class_names):
     return rows
 
 
+def write_csv(path, class_names, rows):
+    """A whole --csv file at once: the header and `rows` (as csv_rows makes them), written as
+    CsvLog writes them frame by frame."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(csv_header(class_names))
+        writer.writerows(rows)
+
+
 class OutputError(OSError):
     """An output that cannot be written (a full disk, a removed folder); the message names it."""
 

@@ -110,6 +110,7 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
         stats.corrupt_frames += video_input.corrupt_frames
         stats.reconnects = video_input.reconnects
         stats.ended_by = video_input.ended_by
+        stats.video_fps = video_input.fps
         video_input.release()
         if writer:
             writer.release()

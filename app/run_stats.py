@@ -13,6 +13,7 @@ class RunStats:
     corrupt_frames: int = 0
     reconnects: int = 0
     seconds: float = 0.0
+    video_fps: float = 0.0                       # the source's frame rate (video files and streams)
     label_counts: dict = field(default_factory=dict)
     tracks: list = field(default_factory=list)   # every track of a video run, by number
     ended_by: str = ""

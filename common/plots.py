@@ -1,8 +1,9 @@
 """Charts saved as PNG: class distribution, training curves, confusion matrix,
-emotion over time. Headless (Agg) so they work on servers and in CI."""
+emotion over time, emotions by video. Headless (Agg) so they work on servers and in CI."""
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
@@ -74,3 +75,21 @@ def plot_emotion_timeline(faces, class_names, path):
     ax.set_ylabel("mean probability")
     ax.set_title("Emotion over time")
     return _save(fig, path)
+
+
+def plot_emotion_shares(shares, target):
+    """Stacked bars, one per row of `shares` (a video), of each emotion's (column's) share,
+    in the timeline's colours; `target` is a path or a binary file object."""
+    fig, ax = plt.subplots(figsize=(10, 0.35 * len(shares) + 1.5))
+    left = np.zeros(len(shares))
+    for column, color in zip(shares.columns, sns.color_palette("tab10", len(shares.columns))):
+        values = shares[column].fillna(0).to_numpy()
+        ax.barh([str(name) for name in shares.index], values, left=left, label=column, color=color)
+        left += values
+    ax.set_xlim(0, 1)
+    ax.invert_yaxis()
+    ax.set_xlabel("share of labelled faces")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
+    fig.savefig(target, format="png", dpi=100)
+    plt.close(fig)
