@@ -82,6 +82,7 @@ def main(argv=None):
     done = {name for name in names.values() if not args.redo and video_files.is_complete(out, name, args.annotate)}
     jobs = [(names[s], s, video_files.video_paths(out, names[s])["video"] if args.annotate else None)
             for s in sources if names[s] not in done]
+    jobs.sort(key=lambda job: -file_size(job[1]))   # longest first: the workers finish closer together
     print(f"{len(sources)} videos: {len(done)} already done, {len(jobs)} to analyse", flush=True)
     statuses = {name: "skipped" for name in done}
     options = AnalysisOptions(model=args.model.resolve(), runtime=args.runtime, detector=args.detector,
@@ -106,6 +107,14 @@ def main(argv=None):
         print("Interrupted: every video finished so far is complete in --out; the same command goes on.")
         return 130
     return 1 if counts["failed"] else 0
+
+
+def file_size(source):
+    """A local file's size in bytes (a video's length, roughly); 0 for a URL or a missing file."""
+    try:
+        return os.path.getsize(source)
+    except OSError:
+        return 0
 
 
 def run(args, out, options, jobs, statuses):

@@ -1,4 +1,5 @@
-"""batch.py against main.py run on each video in turn, 1 against 2 workers, the embedded
+"""batch.py against main.py run on each video in turn (with --csv alone, and with the
+outputs batch.py writes: --csv --people --plot), 1 against 2 workers, the embedded
 cluster's start-up, and each worker's peak memory, side by side in one run.
 
     python bench/batch_speed.py [--videos 4] [--seconds 10 20] [--data ../shared/data/fer2013]
@@ -69,10 +70,13 @@ def main():
             videos.append(path)
         frames = sum(int(length * 30) for length in np.linspace(*args.seconds, args.videos))
         print(f"{len(videos)} videos of {args.seconds[0]:g}-{args.seconds[1]:g} s, 1280x720, {frames} frames", flush=True)
+        main_py = [sys.executable, str(ROOT / "main.py"), "--no-display", "--csv", str(Path(tmp) / "main.csv")]
+        same_outputs = ["--people", str(Path(tmp) / "main.people.csv"), "--plot", str(Path(tmp) / "main.png")]
         rows = {
             "main.py on each video in turn": lambda: sum(
-                seconds_of([sys.executable, str(ROOT / "main.py"), "--source", str(v), "--csv",
-                            str(Path(tmp) / "main.csv"), "--no-display"], ROOT) for v in videos),
+                seconds_of(main_py + ["--source", str(v)], ROOT) for v in videos),
+            "the same, with --people --plot": lambda: sum(
+                seconds_of(main_py + ["--source", str(v)] + same_outputs, ROOT) for v in videos),
         }
         for workers in (1, 2):
             def run_batch(workers=workers):
@@ -86,9 +90,11 @@ def main():
             for name, run in rows.items():
                 best[name] = min(best.get(name, float("inf")), run())
         sequential = best["main.py on each video in turn"]
-        print(f"\n{'':32}{'seconds':>9}{'frames/s':>10}{'vs main.py':>12}")
+        same = best["the same, with --people --plot"]
+        print(f"\n{'':32}{'seconds':>9}{'frames/s':>10}{'vs main.py':>12}{'vs the same outputs':>21}")
         for name, seconds in best.items():
-            print(f"{name:32}{seconds:9.1f}{frames / seconds:10.1f}{sequential / seconds:11.2f}x")
+            print(f"{name:32}{seconds:9.1f}{frames / seconds:10.1f}{sequential / seconds:11.2f}x"
+                  f"{same / seconds:20.2f}x")
         for workers in (1, 2):
             started, peaks = peak_memory(videos, workers, args.model)
             print(f"embedded cluster, {workers} worker(s): started in {started:.1f} s; peak memory per worker "
