@@ -41,7 +41,7 @@ def start_local(workers):
     try:
         with dask.config.set(CLUSTER_CONFIG):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
     except Exception as error:
         raise EngineError(f"cannot start {workers} local workers: {first_line(error)}") from None
     finally:   # LocalCluster leaves OMP_NUM_THREADS=1 and the like in this process's environment

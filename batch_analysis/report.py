@@ -9,7 +9,7 @@ import pandas as pd
 
 from batch_analysis.video_files import replace_with, video_paths
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1em;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}.failed{color:#b00}
 img{max-width:100%}h2{margin-top:2em;border-bottom:1px solid #ddd}"""
@@ -27,20 +27,25 @@ def shares_chart(table, emotions):
     return buffer.getvalue()
 
 
-def table_html(frame, float_format="{:.2f}"):
+# how numbers are shown; any other number column holds shares (shown as percentages)
+FORMATS = {"frames": "{:.0f}", "people": "{:.0f}", "faces": "{:.0f}", "person": "{:.0f}", "fps": "{:.0f}",
+           "duration_s": "{:.1f}", "seconds": "{:.1f}", "first_s": "{:.1f}", "last_s": "{:.1f}"}
+
+
+def table_html(frame):
     header = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     rows = []
     for _, row in frame.iterrows():
         cells = []
-        for value in row:
-            if isinstance(value, float):
-                text = "" if pd.isna(value) else float_format.format(value)
+        for column, value in row.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                text = "" if pd.isna(value) else FORMATS.get(column, "{:.0%}").format(value)
             else:
-                text = html.escape(str(value))
+                text = html.escape("" if pd.isna(value) else str(value))
             cells.append(f"<td>{text}</td>")
         status = row.get("status", "")
         rows.append(f'<tr class="{status}">' + "".join(cells) + "</tr>")
-    return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
+    return f"<div style='overflow-x:auto'><table><tr>{header}</tr>{''.join(rows)}</table></div>"
 
 
 def build_report(folder, table):

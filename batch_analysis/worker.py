@@ -12,7 +12,7 @@ from app.detectors import YUNET_SCORE, make_detector
 from app.outputs import Outputs
 from app.pipeline import Recognizer, Settings, run_stream
 from app.run_stats import RunStats
-from app.sources import SourceError, parse_source
+from app.sources import SourceError, parse_source, silence_opencv
 from app.tracking import SCAN_EVERY
 from inference.runtimes import load_classifier
 
@@ -55,6 +55,7 @@ class RecognizerPlugin(WorkerPlugin):
     def setup(self, worker):
         import cv2
         cv2.setNumThreads(1)
+        silence_opencv()   # a video that fails is reported once, by batch.py, not by FFmpeg too
         self.recognizer, _ = build_recognizer(self.options, threads=1)
 
 
