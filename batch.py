@@ -21,7 +21,7 @@ from batch_analysis.inputs import InputError, expand_inputs, output_names
 from batch_analysis.progress import BatchProgress
 from batch_analysis.report import write_report
 from batch_analysis.summary import summary_table, write_summary
-from batch_analysis.worker import AnalysisOptions
+from batch_analysis.worker import AnalysisOptions, build_recognizer
 from common.arguments import Parser, add_classifier_options, check_writable, number, positive
 from common.entry_point import run_main
 from common.stopping import terminate_as_ctrl_c
@@ -68,12 +68,14 @@ def prepare_folder(folder):
 
 def main(argv=None):
     args = parse_args(argv)
+    options = AnalysisOptions(model=args.model.resolve(), runtime=args.runtime, detector=args.detector,
+                              score_threshold=args.score_threshold, tta=args.tta, light_fix=args.light_fix,
+                              smooth=args.smooth, scan_every=args.scan_every)
     try:
         sources = expand_inputs(args.inputs)
         prepare_folder(args.out)
-        if not args.model.is_file():
-            raise FileNotFoundError(f"model not found: {args.model} (train one with `python train.py`)")
-    except (InputError, OSError) as error:
+        build_recognizer(options)   # the model and detector load here, or the error is one line now
+    except (InputError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     out = args.out.resolve()
@@ -85,9 +87,6 @@ def main(argv=None):
     jobs.sort(key=lambda job: -file_size(job[1]))   # longest first: the workers finish closer together
     print(f"{len(sources)} videos: {len(done)} already done, {len(jobs)} to analyse", flush=True)
     statuses = {name: "skipped" for name in done}
-    options = AnalysisOptions(model=args.model.resolve(), runtime=args.runtime, detector=args.detector,
-                              score_threshold=args.score_threshold, tta=args.tta, light_fix=args.light_fix,
-                              smooth=args.smooth, scan_every=args.scan_every)
     interrupted = False
     if jobs:
         try:

@@ -67,7 +67,10 @@ def analyse_all(client, options, jobs, on_done):
     """Analyse every (name, source, annotate_to) of `jobs` on the cluster; call
     on_done(name, result or None, error or None) as each one ends, in the order they end.
     Ctrl-C cancels what is left and raises KeyboardInterrupt."""
-    client.register_plugin(RecognizerPlugin(options), name=PLUGIN)
+    try:
+        client.register_plugin(RecognizerPlugin(options), name=PLUGIN)
+    except Exception as error:   # a worker cannot load the model (another machine without the file?)
+        raise EngineError(f"the workers cannot load the model: {first_line(error)}") from None
     futures = {}
     for name, source, annotate_to in jobs:
         # one task group ("analyse-video"): queued on the scheduler, handed out as workers free up

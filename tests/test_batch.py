@@ -46,6 +46,7 @@ def test_inputs_are_files_folders_and_lists_and_names_never_collide(tmp_path):
     (["clip.mp4", "--out", "OUT", "--workers", "0"], "--workers: 0 is out of range"),
     (["missing-folder", "--out", "OUT"], "no videos found"),
     (["clip.mp4", "--out", "/proc/no-such-place/out"], "cannot make --out"),
+    (["clip.mp4", "--out", "OUT", "--model", "OUT/missing.h5"], "model not found"),
 ])
 def test_bad_arguments_are_one_line_errors(tmp_path, capsys, argv, message):
     (tmp_path / "missing-folder").mkdir()
