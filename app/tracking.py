@@ -5,9 +5,9 @@ Full-frame detection is the expensive step (12-26 ms on a 720p frame), so it run
 every `scan_every` frames, and at once when the picture changes: a cut (most of a small
 grey copy changes) ends every track, a track whose own region now shows something else
 (a cut between similar pictures, or a new person where another just was) ends, and a
-change outside the known faces (someone coming in) asks for a scan. A scan that a cut or
-such a change asked for is repeated on the next frames, so that a face missed once is
-not missed for a whole scan period. In between, each track is looked for near its last
+change outside the known faces (someone coming in) asks for a scan. After a cut or a
+replaced face the scan is repeated on the next `rescans_after_change` frames, so that a
+face missed once is not missed for a whole scan period. In between, each track is looked for near its last
 box (about 1 ms). A track reports only the frames it was found in: missed for up to
 `max_missed` frames in a row it waits, unreported; missed longer, it ends. Numbers are
 never reused within a run.
