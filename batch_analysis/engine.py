@@ -63,8 +63,8 @@ def connect(address):
                           f"({first_line(error)})") from None
 
 
-def analyse_all(client, options, jobs, on_done):
-    """Analyse every (name, source, annotate_to) of `jobs` on the cluster; call
+def analyse_all(client, options, jobs, on_done, task=analyse_on_worker):
+    """Analyse every (name, source, annotate_to) of `jobs` on the cluster with `task`; call
     on_done(name, result or None, error or None) as each one ends, in the order they end.
     Ctrl-C cancels what is left and raises KeyboardInterrupt."""
     try:
@@ -74,7 +74,7 @@ def analyse_all(client, options, jobs, on_done):
     futures = {}
     for name, source, annotate_to in jobs:
         # one task group ("analyse-video"): queued on the scheduler, handed out as workers free up
-        future = client.submit(analyse_on_worker, source, annotate_to, key=f"analyse-video-{uuid.uuid4().hex}",
+        future = client.submit(task, source, annotate_to, key=f"analyse-video-{uuid.uuid4().hex}",
                                pure=False)
         futures[future] = name
     try:

@@ -190,3 +190,33 @@ def test_ctrl_c_keeps_only_whole_videos_and_the_next_run_goes_on(tmp_path, fer_f
     assert again.returncode == 0, again.stderr
     assert f"{len(finished)} already done, {4 - len(finished)} to analyse" in again.stdout
     assert set(pd.read_csv(out / "summary.csv")["status"]) <= {"ok", "skipped"}
+
+
+def analyse_or_crash(source, annotate_to=None):
+    """A task for the test below: the worker process dies on a 'poison' video, as one that
+    crashes OpenCV would make it."""
+    if "poison" in source:
+        os._exit(1)
+    from batch_analysis.worker import analyse_on_worker
+    return analyse_on_worker(source, annotate_to)
+
+
+@pytest.mark.slow
+def test_a_video_that_kills_its_workers_fails_alone(tmp_path, fer_faces, app_model):
+    from batch_analysis.engine import analyse_all, start_local
+    from batch_analysis.worker import AnalysisOptions
+    clips = make_videos(tmp_path / "in", fer_faces, 2, frames=10)
+    poison = tmp_path / "in" / "poison.avi"
+    poison.write_bytes(clips[0].read_bytes())
+    client, cluster = start_local(2)
+    ended = {}
+    try:
+        with client:
+            analyse_all(client, AnalysisOptions(model=app_model[0]),
+                        [(path.stem, str(path), None) for path in [poison] + clips],
+                        lambda name, result, error: ended.setdefault(name, (result, error)), task=analyse_or_crash)
+    finally:
+        cluster.close()
+    assert set(ended) == {"poison", "clip0", "clip1"}
+    assert ended["poison"][0] is None and "KilledWorker" in ended["poison"][1]
+    assert all(ended[name][1] is None and ended[name][0]["frames"] == 10 for name in ("clip0", "clip1"))
