@@ -36,7 +36,7 @@ def parse_args(argv=None):
                              "one path or URL a line")
     parser.add_argument("--out", type=Path, required=True, help="folder for the results (made if missing)")
     parser.add_argument("--workers", type=positive(int), default=os.cpu_count() or 1,
-                        help="worker processes of the embedded cluster, one thread each (default: one per core)")
+                        help="worker processes of the embedded cluster, one thread each; by default one per core")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="a running Dask scheduler (tcp://HOST:PORT) instead of the embedded cluster; "
                              "its workers must read the inputs (and, with --annotate, write --out)")
