@@ -18,10 +18,10 @@ from batch_analysis.worker import PLUGIN, RecognizerPlugin, analyse_on_worker
 CONNECT_TIMEOUT_S = 5
 # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
 # threshold: every decoded frame is then mapped and unmapped anew, and a worker analyses a
-# video 30-40% slower than a plain process. Its profiler costs 5% more. And by default the
-# scheduler hands a worker a second task before the first is done: with videos of minutes,
-# one worker can end up with two while another idles (seen: 12.5 s against 8.5 s for four
-# videos). Saturation 1.0: a worker gets its next video when it is free.
+# video 30-40% slower than a plain process. Its profiler costs 5% more. And videos must wait
+# on the scheduler until a worker is free (saturation 1.0, and one task group: see the
+# keys below); assigned up front, one worker got three of four videos while the other idled
+# (12.5 s against 10 s for the batch).
 CLUSTER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                   "distributed.worker.profile.enabled": False,
                   "distributed.scheduler.worker-saturation": 1.0}
