@@ -138,6 +138,7 @@ class YuNetDetector(FaceDetector):
         region = cv2.copyMakeBorder(gray[max(y0, 0):y0 + side, max(x0, 0):x0 + side],
                                     max(-y0, 0), max(y0 + side - height, 0), max(-x0, 0),
                                     max(x0 + side - width, 0), cv2.BORDER_REPLICATE)
+        # the crop as wide as the full scan would make it
         region, scale = downscaled(region, int(side * min(1.0, self.detect_width / width)) if self.detect_width else 0)
         self.near.setInputSize((region.shape[1], region.shape[0]))
         _, found = self.near.detect(cv2.cvtColor(region, cv2.COLOR_GRAY2BGR))

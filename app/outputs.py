@@ -37,15 +37,6 @@ def csv_rows(frame_index, time_s, numbers, boxes, probs, class_names):
     return rows
 
 
-def write_csv(path, class_names, rows):
-    """A whole --csv file at once: the header and `rows` (as csv_rows makes them), written as
-    CsvLog writes them frame by frame."""
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(csv_header(class_names))
-        writer.writerows(rows)
-
-
 class OutputError(OSError):
     """An output that cannot be written (a full disk, a removed folder); the message names it."""
 
@@ -78,6 +69,16 @@ class CsvLog:
         except OSError:   # what was buffered when a write failed cannot be written either
             if not self.failed:
                 raise
+
+
+def write_csv(path, class_names, rows):
+    """A whole --csv file at once: the header and `rows` (as csv_rows makes them), through the
+    same CsvLog that main.py writes frame by frame."""
+    log = CsvLog(path, class_names)
+    try:
+        log.write(rows)
+    finally:
+        log.close()
 
 
 def open_video_writer(path, fps, frame):

@@ -7,8 +7,8 @@ grey copy changes) ends every track, a track whose own region now shows somethin
 (a cut between similar pictures, or a new person where another just was) ends, and a
 change outside the known faces (someone coming in) asks for a scan. After a cut or a
 replaced face the scan is repeated on the next `rescans_after_change` frames, so that a
-face missed once is not missed for a whole scan period. In between, each track is looked for near its last
-box (about 1 ms). A track reports only the frames it was found in: missed for up to
+face missed once is not missed for a whole scan period. In between, each track is looked
+for near its last box (about 1 ms). A track reports only the frames it was found in: missed for up to
 `max_missed` frames in a row it waits, unreported; missed longer, it ends. Numbers are
 never reused within a run.
 """
