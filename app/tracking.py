@@ -3,14 +3,14 @@ while that person stays in view.
 
 Full-frame detection is the expensive step (12-26 ms on a 720p frame), so it runs only
 every `scan_every` frames, and at once when the picture changes: a cut (most of a small
-grey copy changes) ends every track, a track whose own region now shows something else
-(a cut between similar pictures, or a new person where another just was) ends, and a
-change outside the known faces (someone coming in) asks for a scan. After a cut or a
-replaced face the scan is repeated on the next `rescans_after_change` frames, so that a
-face missed once is not missed for a whole scan period. In between, each track is looked
-for near its last box (about 1 ms). A track reports only the frames it was found in: missed for up to
-`max_missed` frames in a row it waits, unreported; missed longer, it ends. Numbers are
-never reused within a run.
+grey copy changes) ends every track; a track whose own region now shows something else,
+in place and where its last motion would take it (a cut between similar pictures, or a
+new person where another just was), ends; a change outside the known faces (someone
+coming in) asks for a scan. After a cut or a replaced face the scan is repeated on the
+next `rescans_after_change` frames, so that a face missed once is not missed for a whole
+scan period. In between, each track is looked for near its last box (about 1 ms). A
+track reports only the frames it was found in: missed for up to `max_missed` frames in a
+row it waits, unreported; missed longer, it ends. Numbers are never reused within a run.
 """
 from dataclasses import dataclass, field
 
@@ -23,10 +23,11 @@ CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
 PATCH_SIZE = (8, 8)       # a track's region, compared between frames
 # Mean absolute difference of a track's 8x8 region, brightness and contrast removed, above
-# which it shows another face: the same FER-2013 face moved by 2% of its size between two
-# frames stays under 0.3 (4%, fast motion at 30 frames/s: 95% under 0.5), two different
-# faces in one place differ by 0.5 or more in 99% of cases, in full or half light.
-REGION_LEVEL = 0.5
+# which it shows another face: halfway between the same FER-2013 face moved by 4% of its
+# size more than its last motion predicts (fast, at 30 frames/s: 99% under 0.38) and two
+# different faces in one place (99% over 0.50), in full and half light (train/ faces,
+# `python bench/region_level.py`). A real talking head stays under 0.23.
+REGION_LEVEL = 0.44
 
 
 def steadied(old, new, weight):
@@ -48,10 +49,20 @@ def region_patch(gray, box):
     return (patch - patch.mean()) / (patch.std() + 4.0)   # + 4: a flat region's noise stays small
 
 
-def region_changed(previous, gray, box):
-    """Whether the region of `box` shows something else in `gray` than in `previous`."""
-    before, now = region_patch(previous, box), region_patch(gray, box)
-    return before is not None and now is not None and float(np.abs(now - before).mean()) > REGION_LEVEL
+def region_changed(previous, gray, box, motion=(0, 0)):
+    """Whether the region of `box` in `previous` shows something else in `gray`: compared
+    where it was and where its last `motion` (x, y pixels) would take it, it differs in both.
+    The first spares a face that keeps still (the motion of a box that jitters is noise), the
+    second a face moving steadily; a new face differs in both."""
+    before = region_patch(previous, box)
+    if before is None:
+        return False
+    x, y, w, h = box
+    for moved in {box, (int(round(x + motion[0])), int(round(y + motion[1])), w, h)}:
+        now = region_patch(gray, moved)
+        if now is None or float(np.abs(now - before).mean()) <= REGION_LEVEL:
+            return False
+    return True
 
 
 @dataclass
@@ -61,9 +72,17 @@ class Track:
     first_time: float
     last_time: float
     missed: int = 0
+    motion: tuple = (0, 0)             # its box's move from the frame before, in pixels
     frames: int = 0
     probs: np.ndarray = None           # this frame's (smoothed) probabilities
     label_counts: dict = field(default_factory=dict)
+
+    def move_to(self, box, steady):
+        """Take this frame's box (steadied against the last one) and the move since the last."""
+        new = steadied(self.box, box, steady)
+        self.motion = ((new[0] + new[2] / 2 - self.box[0] - self.box[2] / 2,
+                        new[1] + new[3] / 2 - self.box[1] - self.box[3] / 2) if self.missed == 0 else (0, 0))
+        self.box, self.missed = new, 0
 
     def observe(self, probs, time_s, class_names, smooth=0.0):
         """Take this frame's probabilities, averaged with the past by `smooth` (0: off)."""
@@ -130,7 +149,7 @@ class FaceTracker:
         """Find this frame's faces; returns the tracks found in this frame, each with its box."""
         cut, elsewhere = self.change.check(gray, [t.box for t in self.tracks])
         replaced = [] if cut or self.previous is None else [
-            t for t in self.tracks if region_changed(self.previous, gray, t.box)]
+            t for t in self.tracks if region_changed(self.previous, gray, t.box, t.motion)]
         self.previous = gray
         if cut or replaced:
             self._end(self.tracks if cut else replaced)
@@ -150,7 +169,7 @@ class FaceTracker:
                 match = max(unmatched, key=lambda t: iou(box, t.box), default=None)
                 if match is not None and iou(box, match.box) >= self.match_iou:
                     unmatched.remove(match)
-                    match.box, match.missed = steadied(match.box, box, self.steady), 0
+                    match.move_to(box, self.steady)
                 elif not any(iou(box, t.box) >= self.match_iou for t in self.tracks):
                     self.tracks.append(Track(self.next_number, box, time_s, time_s))
                     self.every_track.append(self.tracks[-1])
@@ -162,7 +181,7 @@ class FaceTracker:
             if box is None:
                 track.missed += 1
             else:
-                track.box, track.missed = steadied(track.box, box, self.steady), 0
+                track.move_to(box, self.steady)
         self._end([t for t in self.tracks if t.missed > self.max_missed])
         self._drop_duplicates()
         return [t for t in self.tracks if t.missed == 0]

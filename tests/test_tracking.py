@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from app.detectors import make_detector
-from app.tracking import FaceTracker, SceneChange, Track
+from app.tracking import FaceTracker, SceneChange, Track, region_changed
 from data import to_gray
 from footage import background, compose_frame
 
@@ -76,6 +76,19 @@ def test_another_face_at_the_same_place_after_a_cut_between_similar_pictures_get
     assert all(1 not in frame for frame in seen[10:])       # no box of the old face after the cut
     assert {n for frame in seen[10:] for n in frame} == {2}
     assert sum(bool(frame) for frame in seen[10:]) >= 9     # the new face is found at once
+
+
+def test_the_region_check_follows_a_face_moving_fast_and_still_sees_a_new_face(fer_faces):
+    back = background(960, 540)
+    box, step = (300, 150, 180, 180), 18                     # a tenth of the face a frame: fast
+    before = paste(back, fer_faces[:1], [box])
+    moved = paste(back, fer_faces[:1], [(300 + step, 150, 180, 180)])
+    other = paste(back, fer_faces[1:2], [box])
+    assert region_changed(before, moved, box)                # compared in place only, it looks like another face
+    assert not region_changed(before, moved, box, motion=(step, 0))
+    assert not region_changed(before, before, box, motion=(step, 0))   # a still face, a jittery motion
+    assert region_changed(before, other, box, motion=(step, 0))
+    assert region_changed(before, other, box)
 
 
 def test_scene_change_tells_a_cut_from_a_moving_face():
