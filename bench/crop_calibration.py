@@ -96,9 +96,10 @@ def accuracy(classifier, faces, labels, found, square_of, seed):
     return float(np.mean(probabilities.argmax(axis=1) == np.array(truth_labels)))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def faces_and_classifier(description):
+    """Parse --data, --faces, --model; return (train/ faces to fit on, validation/ faces and
+    their labels to score, the shipped classifier as the app runs it, its runtime)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     parser.add_argument("--faces", type=int, default=700, help="faces of each split (spread over the classes)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
@@ -106,8 +107,13 @@ def main():
     train_faces, _ = sample_faces(args.data, "train", args.faces, seed=0)
     test_faces, test_labels = sample_faces(args.data, "validation", args.faces, seed=1)
     classifier, _, runtime = load_classifier(args.model)
+    return train_faces, test_faces, test_labels, classifier, runtime
+
+
+def main():
+    train_faces, test_faces, test_labels, classifier, runtime = faces_and_classifier(__doc__.split("\n\n")[0])
     print(f"{len(train_faces)} train/ faces to fit on, {len(test_faces)} validation/ faces to score "
-          f"(model: {args.model.name}, {runtime})", flush=True)
+          f"({runtime})", flush=True)
     fitted = {}
     for name in DETECTORS:
         detector = make_detector(name, min_face_size=48)
