@@ -49,20 +49,23 @@ def region_patch(gray, box):
     return (patch - patch.mean()) / (patch.std() + 4.0)   # + 4: a flat region's noise stays small
 
 
+def region_difference(previous, gray, box, moved=None):
+    """How much the region of `box` in `previous` differs from that of `moved` (default: the
+    same box) in `gray`: the mean absolute difference of their patches; None off the frame."""
+    before, now = region_patch(previous, box), region_patch(gray, box if moved is None else moved)
+    return None if before is None or now is None else float(np.abs(now - before).mean())
+
+
 def region_changed(previous, gray, box, motion=(0, 0)):
     """Whether the region of `box` in `previous` shows something else in `gray`: compared
     where it was and where its last `motion` (x, y pixels) would take it, it differs in both.
     The first spares a face that keeps still (the motion of a box that jitters is noise), the
     second a face moving steadily; a new face differs in both."""
-    before = region_patch(previous, box)
-    if before is None:
-        return False
     x, y, w, h = box
-    for moved in {box, (int(round(x + motion[0])), int(round(y + motion[1])), w, h)}:
-        now = region_patch(gray, moved)
-        if now is None or float(np.abs(now - before).mean()) <= REGION_LEVEL:
-            return False
-    return True
+    moved = (int(round(x + motion[0])), int(round(y + motion[1])), w, h)
+    places = (box,) if moved == tuple(box) else (box, moved)
+    differences = (region_difference(previous, gray, box, place) for place in places)
+    return all(d is not None and d > REGION_LEVEL for d in differences)
 
 
 @dataclass

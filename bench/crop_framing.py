@@ -23,20 +23,20 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
-from app.detectors import YUNET_MODEL, YUNET_SCORE, downscaled, iou, make_detector  # noqa: E402
-from app.face_crops import CALIBRATIONS, face_square  # noqa: E402
+from app.detectors import downscaled, iou, make_detector  # noqa: E402
+from app.face_crops import CALIBRATIONS, Calibration, face_square  # noqa: E402
 from bench.crop_calibration import faces_and_classifier, pasted  # noqa: E402
 from inference.runtimes import predict_proba  # noqa: E402
 
 
 def yunet_rows(faces, seed):
     """[(face index, YuNet row: box, 5 landmarks, score, frame, true square)] for the faces it finds."""
-    detector = cv2.FaceDetectorYN.create(str(YUNET_MODEL), "", (320, 320), YUNET_SCORE, 0.3, 100)
+    yunet = make_detector("yunet")   # the app's full scan; its find() keeps only the boxes
     found = []
     for index, (frame, truth) in enumerate(pasted(faces, seed)):
-        small, scale = downscaled(frame, 640)
-        detector.setInputSize((small.shape[1], small.shape[0]))
-        rows = detector.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))[1]
+        small, scale = downscaled(frame, yunet.detect_width)
+        yunet.scan.setInputSize((small.shape[1], small.shape[0]))
+        rows = yunet.scan.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))[1]
         if rows is None:
             continue
         rows = rows[:, :14] / scale
@@ -68,7 +68,10 @@ def landmark_framing(fit_rows, scale, centre):
     truths = np.array([truth for _, _, _, truth in fit_rows], np.float64)
     side = np.median(truths[:, 2] / sizes)
     shift = np.median((truths[:, :2] + truths[:, 2:] / 2 - centres) / sizes[:, None], axis=0)
-    return lambda row: square(geometry(row)[centre] + shift * geometry(row)[scale], side * geometry(row)[scale])
+    def framing(row):
+        g = geometry(row)
+        return square(g[centre] + shift * g[scale], side * g[scale])
+    return framing
 
 
 def regressed_framing(fit_rows):
@@ -84,11 +87,6 @@ def regressed_framing(fit_rows):
         x, y, w, h = face_square(row[:4], calibration)
         return square((x + w / 2, y + h / 2), np.exp(features(row) @ weights))
     return framing
-
-
-def scaled(box, factor):
-    x, y, w, h = box
-    return square((x + w / 2, y + h / 2), w * factor)
 
 
 def main():
@@ -125,7 +123,7 @@ def main():
         refined.append(near if near is not None and iou(near, box) >= 0.3 else box)
     milliseconds = 1000 * (time.perf_counter() - started) / len(rows)
     report(f"Haar near the square where it finds one ({milliseconds:.1f} ms a face)", refined)
-    views = {(factor, mirrored): probabilities([scaled(box, factor) for box in calibrated], mirrored)
+    views = {(factor, mirrored): probabilities([face_square(box, Calibration(side=factor)) for box in calibrated], mirrored)
              for factor in (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15) for mirrored in (False, True)}
     for name, picks in (("views: square and its mirror", [(1.0, False), (1.0, True)]),
                         ("views: sides 0.9, 1, 1.1, each mirrored", [(f, m) for f in (0.9, 1.0, 1.1) for m in (False, True)]),

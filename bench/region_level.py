@@ -19,25 +19,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
-from app.tracking import REGION_LEVEL, region_patch  # noqa: E402
+from app.tracking import REGION_LEVEL, region_difference  # noqa: E402
 from bench.crop_calibration import sample_faces  # noqa: E402
-from tests.footage import background  # noqa: E402
+from tests.footage import background, compose_frame  # noqa: E402
 
 MOVES = (0.02, 0.04, 0.06)   # shift between two frames, in face sizes
 
 
 def frame_with(back, face, x, y, side, brightness):
-    frame = back.copy()
-    frame[y:y + side, x:x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+    """A grey frame: `face` pasted onto `back` at (x, y), `side` pixels wide, at `brightness`."""
+    frame = data.to_gray(compose_frame(back, [face], [(x, y, side, side)]))
     return np.clip(frame * brightness, 0, 255).astype(np.uint8)
-
-
-def difference(before, now, box):
-    return float(np.abs(region_patch(before, box) - region_patch(now, box)).mean())
 
 
 def measure(faces, pairs, brightness, seed=0):
@@ -54,8 +49,8 @@ def measure(faces, pairs, brightness, seed=0):
         for move in MOVES:
             angle = rng.uniform(0, 2 * np.pi)
             dx, dy = (int(round(move * side * f(angle))) for f in (np.cos, np.sin))
-            moved[move].append(difference(before, frame_with(back, first, x + dx, y + dy, side, brightness), box))
-        swapped.append(difference(before, frame_with(back, second, x, y, side, brightness), box))
+            moved[move].append(region_difference(before, frame_with(back, first, x + dx, y + dy, side, brightness), box))
+        swapped.append(region_difference(before, frame_with(back, second, x, y, side, brightness), box))
     return {move: np.array(v) for move, v in moved.items()}, np.array(swapped)
 
 

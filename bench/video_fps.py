@@ -267,7 +267,7 @@ def best_of(runs, repeats):
             if row in ("tutorial", "true crops") and round_:
                 continue
             result = run()
-            if row not in best or result[0] is None or result[0] > best[row][0]:
+            if row not in best or result[0] > best[row][0]:
                 best[row] = result
     return best
 
