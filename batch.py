@@ -9,14 +9,15 @@ Runs on an embedded Dask cluster (one single-threaded worker process per core) u
 (--redo: analyse it again); Ctrl-C stops, keeping every video finished so far, and the
 same command goes on. The exit status is 1 when any input failed.
 """
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
-from app.detectors import DETECTORS, YUNET_SCORE
-from app.tracking import SCAN_EVERY
+from app.detectors import DETECTORS, YUNET_SCORE, YUNET_TRACK_SCORE
+from app.tracking import LABEL_MARGIN, SCAN_EVERY
 from batch_analysis import video_files
-from batch_analysis.engine import EngineError, analyse_all, connect, start_local
+from batch_analysis.engine import EngineError, analyse_all, connect, scheduler_address, start_local
 from batch_analysis.inputs import InputError, expand_inputs, output_names
 from batch_analysis.progress import BatchProgress
 from batch_analysis.report import write_report
@@ -38,7 +39,8 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=positive(int), default=os.cpu_count() or 1,
                         help="worker processes of the embedded cluster, one thread each; by default one per core")
     parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="a running Dask scheduler (tcp://HOST:PORT) instead of the embedded cluster; "
+                        help="a running Dask scheduler (tcp://HOST:PORT) instead of the embedded cluster (default: "
+                             "Dask's DASK_SCHEDULER_ADDRESS if set); it is sent the code and the model, and "
                              "its workers must read the inputs (and, with --annotate, write --out)")
     parser.add_argument("--annotate", action="store_true",
                         help="also write NAME.mp4, the annotated video (written by the workers into --out)")
@@ -46,9 +48,13 @@ def parse_args(argv=None):
     add_classifier_options(parser)
     parser.add_argument("--detector", choices=DETECTORS, default="yunet", help="face detector")
     parser.add_argument("--score-threshold", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
-                        default=YUNET_SCORE, help="yunet: lowest score of a face")
+                        default=YUNET_SCORE, help="yunet: lowest score of a new face")
+    parser.add_argument("--track-score", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
+                        default=YUNET_TRACK_SCORE, help="yunet: lowest score that continues a face already followed")
     parser.add_argument("--smooth", type=number(float, 0.0, 1.0, high_open=True), default=DEFAULT_SMOOTH,
                         metavar="WEIGHT", help="share of each face's past kept in its probabilities (0: off)")
+    parser.add_argument("--label-margin", type=number(float, 0.0, 1.0), default=LABEL_MARGIN,
+                        help="a face's label changes only when another emotion leads it by this much")
     parser.add_argument("--scan-every", type=positive(int), default=SCAN_EVERY,
                         help="full-frame detection every N frames (and at once on a cut or a new face)")
     args = parser.parse_args(argv)
@@ -69,12 +75,14 @@ def prepare_folder(folder):
 def main(argv=None):
     args = parse_args(argv)
     options = AnalysisOptions(model=args.model.resolve(), runtime=args.runtime, detector=args.detector,
-                              score_threshold=args.score_threshold, tta=args.tta, light_fix=args.light_fix,
-                              smooth=args.smooth, scan_every=args.scan_every)
+                              score_threshold=args.score_threshold, track_score=args.track_score, tta=args.tta,
+                              light_fix=args.light_fix, smooth=args.smooth, scan_every=args.scan_every,
+                              label_margin=args.label_margin)
     try:
         sources = expand_inputs(args.inputs)
         prepare_folder(args.out)
-        build_recognizer(options)   # the model and detector load here, or the error is one line now
+        # the model and detector load here, or the error is one line now; the workers get the runtime chosen
+        options = dataclasses.replace(options, runtime=build_recognizer(options)[1])
     except (InputError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -133,8 +141,11 @@ def run(args, out, options, jobs, statuses):
 
     cluster = None
     try:
-        if args.scheduler:
-            client = connect(args.scheduler)
+        address = scheduler_address(args.scheduler)
+        if address:
+            client = connect(address)
+            if client.dashboard_link:
+                print(f"cluster at {address}: dashboard {client.dashboard_link}", flush=True)
         else:
             client, cluster = start_local(args.workers)
         with client, terminate_as_ctrl_c():

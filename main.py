@@ -11,13 +11,13 @@ written so far.
 import sys
 from pathlib import Path
 
-from app.detectors import DETECTORS, HAAR_CASCADE, YUNET_SCORE, make_detector
+from app.detectors import DETECTORS, HAAR_CASCADE, HAAR_NEIGHBORS, YUNET_SCORE, YUNET_TRACK_SCORE, make_detector
 from app.outputs import OutputError, Outputs, csv_header
 from app.people import people_rows, write_people
 from app.pipeline import Recognizer, Settings, run_images, run_stream
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
-from app.tracking import SCAN_EVERY
+from app.tracking import LABEL_MARGIN, SCAN_EVERY
 from app.window import has_display
 from common.arguments import Parser, add_classifier_options, check_writable, non_negative, number, positive
 from common.entry_point import run_main
@@ -37,12 +37,17 @@ def parse_args(argv=None):
                         help="face detector: yunet (OpenCV's FaceDetectorYN, models/yunet/) or haar "
                              "(the Haar cascade: fewer faces found, and only in good light)")
     parser.add_argument("--score-threshold", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
-                        default=YUNET_SCORE, help="yunet: lowest score of a face (higher: fewer false faces)")
+                        default=YUNET_SCORE, help="yunet: lowest score of a new face (higher: fewer false faces)")
+    parser.add_argument("--track-score", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
+                        default=YUNET_TRACK_SCORE,
+                        help="yunet: lowest score that continues a face already followed, near where it was")
     parser.add_argument("--cascade", type=Path, default=HAAR_CASCADE, help="haar: OpenCV Haar cascade")
     parser.add_argument("--scale-factor", type=number(float, 1.0, 3.0, low_open=True), default=1.1,
                         help="haar: pyramid step (> 1; smaller finds more faces, slower)")
     parser.add_argument("--min-neighbors", type=non_negative(int), default=3,
-                        help="haar: detections needed to keep a face (higher: fewer false faces)")
+                        help="haar: detections that continue a face already followed")
+    parser.add_argument("--start-neighbors", type=non_negative(int), default=HAAR_NEIGHBORS,
+                        help="haar: detections needed for a new face (higher: fewer false faces)")
     parser.add_argument("--min-face-size", type=number(int, 12), default=48,
                         help="smallest face, in input pixels")
     parser.add_argument("--detect-width", type=non_negative(int), default=640,
@@ -64,6 +69,9 @@ def parse_args(argv=None):
                         help=f"average each tracked face's emotion over frames; WEIGHT in [0, 1) is the "
                              f"share kept from the past (default: {DEFAULT_SMOOTH} for video and camera, "
                              f"off for images; 0 turns it off)")
+    parser.add_argument("--label-margin", type=number(float, 0.0, 1.0), default=LABEL_MARGIN,
+                        help="video: a face's label changes only when another emotion's (smoothed) "
+                             "probability leads it by this much (0: always the most probable)")
     parser.add_argument("--reconnect", type=non_negative(float), default=30.0, metavar="SECONDS",
                         help="network streams: keep reopening a dropped stream for this long (0: never)")
     parser.add_argument("--no-display", action="store_true",
@@ -115,7 +123,8 @@ def main(argv=None):
         check_writable(args.plot, "plot")
         check_writable(args.people, "people CSV")
         detector = make_detector(args.detector, args.min_face_size, args.detect_width, args.cascade,
-                                 args.scale_factor, args.min_neighbors, args.score_threshold)
+                                 args.scale_factor, args.min_neighbors, args.score_threshold, args.track_score,
+                                 args.start_neighbors)
         classifier, class_names, runtime = load_classifier(args.model, args.runtime)
     except (SourceError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -124,7 +133,7 @@ def main(argv=None):
     smooth = args.smooth if args.smooth is not None else DEFAULT_SMOOTH
     outputs = Outputs(video=args.output, csv=args.csv, display=display, progress=not display)
     settings = Settings(smooth=smooth if source.kind != "images" else 0.0, show_probs=args.show_probs,
-                        scan_every=args.scan_every, reconnect=args.reconnect)
+                        scan_every=args.scan_every, reconnect=args.reconnect, label_margin=args.label_margin)
     recognizer = Recognizer(detector, classifier, class_names, tta=args.tta, light_fix=args.light_fix)
     stats = RunStats(keep_rows=args.plot is not None)
     print(f"model: {args.model.name} ({RUNTIME_NAMES[runtime]})", flush=True)

@@ -22,9 +22,14 @@ HAAR_CASCADE = PROJECT / "haarcascade_frontalface_default.xml"
 # against this hash on loading, so an altered or truncated copy is never used.
 YUNET_MODEL = PROJECT / "models" / "yunet" / "face_detection_yunet_2023mar.onnx"
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-# The lowest score whose false boxes stay at plain Haar's level on footage of FER-2013's train/
-# faces (docs/REALTIME.md, Detection v3); OpenCV's sample uses 0.9, tuned for photos.
-YUNET_SCORE = 0.1
+# Two levels, as ByteTrack has them (docs/REALTIME.md, Detection v4): a face starts only from a
+# confident detection (YUNET_SCORE, HAAR_NEIGHBORS); a weaker one (YUNET_TRACK_SCORE,
+# min_neighbors) only continues a face already followed, near where it was. Chosen on real
+# footage (hamilton.mp4, Carphone), face-less real photos and textures (skimage.data) and the
+# synthetic footage: `python bench/real_footage.py`, `python bench/video_fps.py`.
+YUNET_SCORE = 0.7
+YUNET_TRACK_SCORE = 0.1
+HAAR_NEIGHBORS = 6
 
 
 class DetectorError(ValueError):
@@ -39,37 +44,66 @@ class FaceDetector:
 
     name = ""
     min_face_size = 0   # the smallest face square reported, in input pixels
+    start_score = 0.0   # the score from which a detection is confident (find's scores)
+
+    def detections(self, gray):
+        """Every face in a full grey frame, weak ones too: (face squares, an (N, 4) int array
+        left to right; confident, an (N,) bool array). Only a confident one may start a track;
+        a weak one may only continue one. Squares that cannot be faces are dropped."""
+        calibration = CALIBRATIONS[self.name]
+        boxes, scores = self.find(gray)
+        squares = np.array([face_square(box, calibration) for box in boxes], int).reshape(-1, 4)
+        keep = np.array([s[2] >= self.min_face_size and possible_face(s, gray.shape) for s in squares], bool)
+        return squares[keep], (np.asarray(scores) >= self.start_score)[keep]
 
     def detect(self, gray):
-        """Every face in a full grey frame: an (N, 4) int array of face squares, left to right."""
-        calibration = CALIBRATIONS[self.name]
-        squares = [face_square(box, calibration) for box in self.find(gray)]
-        return np.array([s for s in squares if s[2] >= self.min_face_size], int).reshape(-1, 4)
+        """Every confident face in a full grey frame: an (N, 4) int array of face squares, left to right."""
+        squares, confident = self.detections(gray)
+        return squares[confident]
 
     def detect_near(self, gray, square):
         """The face nearest to `square` (a face seen in an earlier frame) close to where it
-        was, as a face square tuple, or None where it is not found there. Far cheaper than a
-        full scan: the tracker calls it for every known face between scans."""
+        was: (its face square tuple, whether the detection is confident), or None where it is
+        not found there. Weak detections count. Far cheaper than a full scan: the tracker calls
+        it for every known face between scans."""
         calibration = CALIBRATIONS[self.name]
-        box = self.find_near(gray, detector_box(square, calibration))
-        return None if box is None else face_square(box, calibration)
+        found = self.find_near(gray, detector_box(square, calibration))
+        if found is None:
+            return None
+        square = face_square(found[0], calibration)
+        return (square, found[1] >= self.start_score) if possible_face(square, gray.shape) else None
 
     def find(self, gray):
-        """Every face in a full grey frame, in this detector's boxes: an (N, 4) int array, left to right."""
+        """Every face in a full grey frame, in this detector's boxes, weak ones too: (an (N, 4)
+        int array left to right, an (N,) array of their scores)."""
         raise NotImplementedError
 
     def find_near(self, gray, box):
-        """The face nearest to `box` (in this detector's boxes) close to it, or None."""
+        """The face nearest to `box` (in this detector's boxes) close to it: (box, score), or None."""
         raise NotImplementedError
 
 
+def possible_face(square, frame_shape, inside=0.5):
+    """Whether a face square can be a face whatever its score: no wider than the frame is
+    tall, and at least `inside` of it within the frame. Soft, blotchy backgrounds (walls,
+    curtains, a blurred room) give YuNet frame-sized 'faces'."""
+    x, y, side, _ = square
+    height, width = frame_shape[:2]
+    if side > height or side <= 0:
+        return False
+    overlap = max(0, min(x + side, width) - max(x, 0)) * max(0, min(y + side, height) - max(y, 0))
+    return overlap >= inside * side * side
+
+
 def make_detector(name, min_face_size=48, detect_width=640, cascade=HAAR_CASCADE, scale_factor=1.1,
-                  min_neighbors=3, score_threshold=YUNET_SCORE):
-    """The detector called `name` (one of DETECTORS), with the options that apply to it."""
+                  min_neighbors=3, score_threshold=YUNET_SCORE, track_score=YUNET_TRACK_SCORE,
+                  start_neighbors=HAAR_NEIGHBORS, yunet_model=None):
+    """The detector called `name` (one of DETECTORS), with the options that apply to it
+    (`yunet_model`: YuNet's weights where not the shipped YUNET_MODEL)."""
     if name == "haar":
-        return HaarDetector(cascade, scale_factor, min_neighbors, min_face_size, detect_width)
+        return HaarDetector(cascade, scale_factor, min_neighbors, min_face_size, detect_width, start_neighbors)
     if name == "yunet":
-        return YuNetDetector(YUNET_MODEL, score_threshold, min_face_size, detect_width)
+        return YuNetDetector(yunet_model or YUNET_MODEL, score_threshold, min_face_size, detect_width, track_score)
     raise ValueError(f"unknown detector {name!r} (choose from {', '.join(DETECTORS)})")
 
 
@@ -81,20 +115,22 @@ def downscaled(gray, detect_width):
     return cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
 
 
-def nearest(found, box):
-    """The row of `found` (boxes, float) whose centre is nearest to `box`'s, as an int tuple."""
+def nearest(found, scores, box):
+    """(the row of `found` (boxes, float) whose centre is nearest to `box`'s, as an int tuple, its score)."""
     x, y, w, h = box
     centre = np.array([x + w / 2, y + h / 2])
     distances = np.hypot(*(found[:, :2] + found[:, 2:] / 2 - centre).T)
-    return tuple(int(round(v)) for v in found[int(np.argmin(distances))])
+    best = int(np.argmin(distances))
+    return tuple(int(round(v)) for v in found[best]), float(scores[best])
 
 
-def sorted_boxes(boxes):
-    """Float boxes as int rows, left to right."""
+def sorted_boxes(boxes, scores):
+    """(float boxes as int rows, their scores), left to right."""
     if len(boxes) == 0:
-        return NO_BOXES
+        return NO_BOXES, np.zeros(0)
     boxes = np.round(np.asarray(boxes, np.float64)).astype(int)
-    return boxes[np.argsort(boxes[:, 0], kind="stable")]
+    order = np.argsort(boxes[:, 0], kind="stable")
+    return boxes[order], np.asarray(scores, np.float64)[order]
 
 
 class YuNetDetector(FaceDetector):
@@ -105,11 +141,14 @@ class YuNetDetector(FaceDetector):
 
     name = "yunet"
 
-    def __init__(self, model_path=YUNET_MODEL, score_threshold=YUNET_SCORE, min_face_size=48, detect_width=640):
+    def __init__(self, model_path=YUNET_MODEL, score_threshold=YUNET_SCORE, min_face_size=48, detect_width=640,
+                 track_score=YUNET_TRACK_SCORE):
         check_yunet_file(model_path)
         self.min_face_size, self.detect_width = min_face_size, detect_width
-        self.scan = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, 0.3, 100)
-        self.near = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, 0.3, 10)
+        self.start_score = score_threshold
+        weakest = min(track_score, score_threshold)
+        self.scan = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), weakest, 0.3, 100)
+        self.near = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), weakest, 0.3, 10)
         self.scan_size = None
 
     def find(self, gray):
@@ -120,12 +159,12 @@ class YuNetDetector(FaceDetector):
             self.scan_size = size
         _, found = self.scan.detect(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR))
         if found is None:
-            return NO_BOXES
-        return sorted_boxes(found[:, :4] / scale)
+            return sorted_boxes([], [])
+        return sorted_boxes(found[:, :4] / scale, found[:, 14])
 
     def find_near(self, gray, box, margin=0.5, scale_range=1.5):
         """The face nearest to `box` in a square `margin` box-widths wider on each side,
-        of a size within `scale_range` of the old one, or None. The square is scaled as a
+        of a size within `scale_range` of the old one: (box, score), or None. The square is scaled as a
         full scan scales the frame: YuNet's box for a face depends a little on the face's
         size in pixels, and the calibration was fitted on full scans."""
         x, y, w, h = (int(v) for v in box)
@@ -144,11 +183,11 @@ class YuNetDetector(FaceDetector):
         _, found = self.near.detect(cv2.cvtColor(region, cv2.COLOR_GRAY2BGR))
         if found is None:
             return None
-        found = found[:, :4].astype(np.float64) / scale + (x0, y0, 0, 0)
-        sized = found[(found[:, 2] >= w / scale_range) & (found[:, 2] <= w * scale_range)]
-        if len(sized) == 0:
+        boxes = found[:, :4].astype(np.float64) / scale + (x0, y0, 0, 0)
+        sized = (boxes[:, 2] >= w / scale_range) & (boxes[:, 2] <= w * scale_range)
+        if not sized.any():
             return None
-        return nearest(sized, (x, y, w, h))
+        return nearest(boxes[sized], found[sized, 14], (x, y, w, h))
 
 
 def check_yunet_file(path):
@@ -174,7 +213,7 @@ class HaarDetector(FaceDetector):
     name = "haar"
 
     def __init__(self, cascade_path=HAAR_CASCADE, scale_factor=1.1, min_neighbors=3, min_face_size=48,
-                 detect_width=640):
+                 detect_width=640, start_neighbors=HAAR_NEIGHBORS):
         try:
             self.cascade = cv2.CascadeClassifier(str(cascade_path))
         except (cv2.error, SystemError):   # a file that is not a cascade fails inside OpenCV
@@ -183,17 +222,19 @@ class HaarDetector(FaceDetector):
             raise DetectorError(f"cannot load face cascade {cascade_path}")
         self.scale_factor, self.min_neighbors = scale_factor, min_neighbors
         self.min_face_size, self.detect_width = min_face_size, detect_width
+        self.start_score = max(start_neighbors, min_neighbors)
 
     def find(self, gray):
+        """The score of a Haar face is its number of neighbours: the overlapping windows merged into it."""
         small, scale = downscaled(gray, self.detect_width)
         min_size = max(12, int(round(self.min_face_size * scale)))
-        boxes = self.cascade.detectMultiScale(small, scaleFactor=self.scale_factor,
-                                              minNeighbors=self.min_neighbors,
-                                              minSize=(min_size, min_size))
-        return sorted_boxes(np.asarray(boxes, np.float64).reshape(-1, 4) / scale)
+        boxes, neighbours = self.cascade.detectMultiScale2(small, scaleFactor=self.scale_factor,
+                                                           minNeighbors=self.min_neighbors,
+                                                           minSize=(min_size, min_size))
+        return sorted_boxes(np.asarray(boxes, np.float64).reshape(-1, 4) / scale, np.ravel(neighbours))
 
     def find_near(self, gray, box, margin=0.2, face_pixels=60, scale_range=1.2):
-        """The face nearest to `box` within `margin` box-widths of it, or None.
+        """The face nearest to `box` within `margin` box-widths of it: (box, score), or None.
 
         The region is resized so the face spans about `face_pixels`, and only
         sizes within `scale_range` of the old one are tried: a few small scans.
@@ -212,11 +253,11 @@ class HaarDetector(FaceDetector):
         largest = int(w * scale * scale_range) + 1
         if largest < smallest:
             return None
-        found = self.cascade.detectMultiScale(region, scaleFactor=1.1, minNeighbors=self.min_neighbors,
-                                              minSize=(smallest, smallest), maxSize=(largest, largest))
+        found, neighbours = self.cascade.detectMultiScale2(region, scaleFactor=1.1, minNeighbors=self.min_neighbors,
+                                                           minSize=(smallest, smallest), maxSize=(largest, largest))
         if len(found) == 0:
             return None
-        return nearest(np.asarray(found, np.float64) / scale + (x0, y0, 0, 0), (x, y, w, h))
+        return nearest(np.asarray(found, np.float64) / scale + (x0, y0, 0, 0), np.ravel(neighbours), (x, y, w, h))
 
 
 def iou(a, b):

@@ -6,12 +6,13 @@ BOX_COLOR = (0, 200, 0)
 TEXT_COLOR = (255, 255, 255)
 
 
-def draw_faces(frame, numbers, boxes, probs, class_names, show_probs=False):
-    """Draw each box with its number, top emotion and confidence ("#3 happy 87%"), and
-    with `show_probs` a bar per class, on `frame`."""
-    for number, (x, y, w, h), p in zip(numbers, boxes, probs):
+def draw_faces(frame, numbers, boxes, probs, class_names, show_probs=False, labels=None):
+    """Draw each box with its number, emotion and its probability ("#3 happy 87%"), and
+    with `show_probs` a bar per class, on `frame`. `labels`: the class index shown for each
+    face (default: the most probable)."""
+    labels = labels if labels is not None else [int(np.argmax(p)) for p in probs]
+    for number, (x, y, w, h), p, best in zip(numbers, boxes, probs, labels):
         x, y, w, h = int(x), int(y), int(w), int(h)
-        best = int(np.argmax(p))
         cv2.rectangle(frame, (x, y), (x + w, y + h), BOX_COLOR, 2)
         text = f"#{number} {class_names[best]} {p[best]:.0%}"
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 2)

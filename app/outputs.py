@@ -26,12 +26,13 @@ def csv_header(class_names):
     return CSV_COLUMNS + list(class_names)
 
 
-def csv_rows(frame_index, time_s, numbers, boxes, probs, class_names):
+def csv_rows(frame_index, time_s, numbers, boxes, probs, class_names, labels=None):
     """One row per face: frame,time_s,face,x,y,w,h,label,confidence, then a probability per class.
-    `face` is the face's track number (in an image: its place, left to right, from 1)."""
+    `face` is the face's track number (in an image: its place, left to right, from 1); `label`
+    the class shown (`labels`, indices; default: the most probable) and `confidence` its probability."""
     rows = []
-    for face, (x, y, w, h), p in zip(numbers, boxes, probs):
-        best = int(np.argmax(p))
+    labels = labels if labels is not None else [int(np.argmax(p)) for p in probs]
+    for face, (x, y, w, h), p, best in zip(numbers, boxes, probs, labels):
         rows.append([frame_index, round(time_s, 4), int(face), int(x), int(y), int(w), int(h),
                      class_names[best], round(float(p[best]), 4)] + [round(float(v), 4) for v in p])
     return rows

@@ -2,20 +2,23 @@
 written to the outputs (window, annotated video or images, per-face CSV) and counted.
 
 Each video frame: read -> grey -> track the faces (app/tracking.py) -> classify every face
-in one batch -> smooth per track -> CSV -> draw -> show / write.
+in one batch -> smooth per track -> CSV -> draw -> show / write. A track is drawn once it
+is confirmed; its rows wait MIN_HITS - 1 frames so that those of its first frames are
+written too, in frame order, once it is (`ConfirmedRows`).
 Images are unrelated to each other: each gets a full detection and no tracking.
 """
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import cv2
 
 from app.drawing import draw_faces, draw_fps
 from app.face_crops import crop_faces
-from app.outputs import CsvLog, Progress, image_output_path, open_video_writer
+from app.outputs import CsvLog, OutputError, Progress, image_output_path, open_video_writer
 from app.read_ahead import read_ahead
 from app.sources import SourceError, VideoInput, read_images
-from app.tracking import SCAN_EVERY, FaceTracker
+from app.tracking import LABEL_MARGIN, MIN_HITS, SCAN_EVERY, FaceTracker
 from app.window import QUIT_KEYS, RecentRate, show, show_until_key
 from data import preprocess_faces, to_gray
 from inference.runtimes import predict_proba
@@ -27,6 +30,7 @@ class Settings:
     smooth: float = 0.0            # share of each track's past kept in its probabilities
     show_probs: bool = False       # draw a bar per class beside each face
     scan_every: int = SCAN_EVERY   # frames between full-frame detections (app/tracking.py)
+    label_margin: float = LABEL_MARGIN   # lead another emotion needs to change a face's label
     reconnect: float = 0.0         # seconds to keep reopening a dropped stream
     read_ahead: bool = True        # read and track in a worker thread (docs/REALTIME.md)
 
@@ -62,6 +66,44 @@ def tracked_frames(video_input, tracker, stop=None):
         yield index, time_s, frame, gray, [(track, track.box) for track in tracker.update(gray, time_s)]
 
 
+class ConfirmedRows:
+    """Each frame's faces held back `delay` frames: a track is confirmed (or has ended as a
+    blip) at most MIN_HITS - 1 frames after its first, and only confirmed tracks' faces are
+    let through, so its first frames are written too and the CSV stays in frame order."""
+
+    def __init__(self, delay=MIN_HITS - 1):
+        self.delay, self.frames = delay, deque()
+
+    def add(self, index, time_s, faces):
+        """Hold this frame's faces [(track, box, probabilities, label index)]; returns the
+        frames now due: [(index, time_s, faces of confirmed tracks)]."""
+        self.frames.append((index, time_s, faces))
+        due = []
+        while len(self.frames) > self.delay:
+            due.append(self._confirmed(self.frames.popleft()))
+        return due
+
+    def drain(self):
+        """Every frame still held (at the end of a run)."""
+        due = [self._confirmed(frame) for frame in self.frames]
+        self.frames.clear()
+        return due
+
+    @staticmethod
+    def _confirmed(frame):
+        index, time_s, faces = frame
+        return index, time_s, [face for face in faces if face[0].confirmed]
+
+
+def record_frames(frames, stats, names, log):
+    """Count frames made due by ConfirmedRows and write their rows to the CSV log (if any)."""
+    for index, time_s, faces in frames:
+        rows = stats.record(index, time_s, [f[0].number for f in faces], [f[1] for f in faces],
+                            [f[2] for f in faces], names, [f[3] for f in faces])
+        if log:
+            log.write(rows)
+
+
 def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=None):
     """Process a camera, video file or stream until it ends, q/Esc, or Ctrl-C.
 
@@ -70,9 +112,10 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
     Everything opened is closed in `finally`, so an interrupted run leaves a
     playable video and a complete CSV of the frames processed so far.
     """
+    pending = ConfirmedRows()
     video_input = VideoInput(source, settings.reconnect, **({"opener": opener} if opener else {}))
     names = recognizer.class_names
-    tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every)
+    tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every, label_margin=settings.label_margin)
     progress = Progress(video_input.total) if outputs.progress and video_input.total > 0 else None
     rate = RecentRate()
     log = writer = None
@@ -88,12 +131,12 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
             tracks, boxes = [t for t, _ in found], [b for _, b in found]
             probs = [t.observe(p, time_s, names, settings.smooth)
                      for t, p in zip(tracks, recognizer.classify(gray, boxes))]
-            numbers = [t.number for t in tracks]
-            rows = stats.record(index, time_s, numbers, boxes, probs, names)
-            if log:
-                log.write(rows)
+            faces = [(t, b, p, t.label) for t, b, p in zip(tracks, boxes, probs)]
+            record_frames(pending.add(index, time_s, faces), stats, names, log)
             if outputs.video or outputs.display:
-                draw_faces(frame, numbers, boxes, probs, names, settings.show_probs)
+                shown = [face for face in faces if face[0].confirmed]
+                draw_faces(frame, [f[0].number for f in shown], [f[1] for f in shown], [f[2] for f in shown],
+                           names, settings.show_probs, [f[3] for f in shown])
             if outputs.video:
                 writer = writer or open_video_writer(outputs.video, video_input.fps, frame)
                 writer.write(frame)
@@ -103,8 +146,14 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
                     break
             if progress:
                 progress.update(index + 1)
+        record_frames(pending.drain(), stats, names, log)
     finally:
         frames.close()   # stops the worker before the capture goes
+        if pending.frames and not (log and log.failed):   # ended by an error or a second Ctrl-C
+            try:
+                record_frames(pending.drain(), stats, names, log)
+            except OutputError:
+                pass   # the error under way says what went wrong
         stats.seconds = time.perf_counter() - started
         stats.tracks = tracker.finish()
         stats.corrupt_frames += video_input.corrupt_frames

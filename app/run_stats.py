@@ -20,14 +20,15 @@ class RunStats:
     keep_rows: bool = False                      # keep every CSV row (for --plot): memory grows
     rows: list = field(default_factory=list)
 
-    def record(self, frame_index, time_s, numbers, boxes, probs, class_names):
-        """Count a processed frame and return its CSV rows."""
+    def record(self, frame_index, time_s, numbers, boxes, probs, class_names, labels=None):
+        """Count a processed frame and return its CSV rows (`labels`: the class index shown
+        for each face; default: the most probable)."""
+        labels = labels if labels is not None else [int(np.argmax(p)) for p in probs]
         self.frames += 1
         self.faces += len(probs)
-        for p in probs:
-            label = class_names[int(np.argmax(p))]
-            self.label_counts[label] = self.label_counts.get(label, 0) + 1
-        rows = csv_rows(frame_index, time_s, numbers, boxes, probs, class_names)
+        for best in labels:
+            self.label_counts[class_names[best]] = self.label_counts.get(class_names[best], 0) + 1
+        rows = csv_rows(frame_index, time_s, numbers, boxes, probs, class_names, labels)
         if self.keep_rows:
             self.rows += rows
         return rows

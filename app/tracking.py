@@ -10,7 +10,18 @@ coming in) asks for a scan. After a cut or a replaced face the scan is repeated 
 next `rescans_after_change` frames, so that a face missed once is not missed for a whole
 scan period. In between, each track is looked for near its last box (about 1 ms). A
 track reports only the frames it was found in: missed for up to `max_missed` frames in a
-row it waits, unreported; missed longer, it ends. Numbers are never reused within a run.
+row it waits, unreported; missed longer, it ends.
+
+As in ByteTrack (Zhang et al., 2022), only a confident detection starts a track; a weak one
+only continues a track near where it is. A weak detection that continues nothing is kept as
+a candidate and looked for near its place like a track, so that a face the scan saw only
+weakly becomes a track in the first frame it is seen confidently, not a scan period later;
+a candidate is never shown. A track is confirmed once it has been found in its first
+`min_hits` frames in a row (SORT's min_hits) with at least one confident detection; missed
+before that, it was a blip (or a weak false face) and ends unseen. Only a confirmed track gets a number, and numbers are never reused within
+a run; the pipeline writes a track's first frames when it is confirmed (app/pipeline.py).
+The label a track shows changes only when another emotion leads the smoothed probabilities
+by LABEL_MARGIN, so that a one-frame wobble does not flip it.
 """
 from dataclasses import dataclass, field
 
@@ -28,6 +39,10 @@ PATCH_SIZE = (8, 8)       # a track's region, compared between frames
 # different faces in one place (99% over 0.50), in full and half light (train/ faces,
 # `python bench/region_level.py`). A real talking head stays under 0.23.
 REGION_LEVEL = 0.44
+MIN_HITS = 3              # frames in a row that confirm a new track (docs/REALTIME.md, Detection v4)
+# How far another emotion's smoothed probability must lead the shown one's for the label to
+# change (bench/real_footage.py: label changes per track-second, and the delay of a real change)
+LABEL_MARGIN = 0.35
 
 
 def steadied(old, new, weight):
@@ -68,33 +83,57 @@ def region_changed(previous, gray, box, motion=(0, 0)):
     return all(d is not None and d > REGION_LEVEL for d in differences)
 
 
+def steady_label(shown, probs, margin=LABEL_MARGIN):
+    """The index of the label to show: `shown` (None: none yet) until another class's
+    probability leads it by `margin`, then the most probable class."""
+    best = int(np.argmax(probs))
+    if shown is None or probs[best] - probs[shown] >= margin:
+        return best
+    return shown
+
+
 @dataclass
 class Track:
-    number: int
+    serial: int                        # the order tracks were started in (numbers go to confirmed ones)
     box: tuple
     first_time: float
     last_time: float
+    number: int = None                 # set when the track is confirmed
+    confident: bool = True             # seen confidently at least once (False: a candidate)
     missed: int = 0
+    hits: int = 1                      # frames found
     motion: tuple = (0, 0)             # its box's move from the frame before, in pixels
     frames: int = 0
     probs: np.ndarray = None           # this frame's (smoothed) probabilities
+    label: int = None                  # the class shown (steady_label)
+    label_margin: float = LABEL_MARGIN
     label_counts: dict = field(default_factory=dict)
 
-    def move_to(self, box, steady):
+    @property
+    def confirmed(self):
+        return self.number is not None
+
+    def move_to(self, box, steady, confident=False):
         """Take this frame's box (steadied against the last one) and the move since the last."""
+        self.confident = self.confident or bool(confident)
         new = steadied(self.box, box, steady)
         self.motion = ((new[0] + new[2] / 2 - self.box[0] - self.box[2] / 2,
                         new[1] + new[3] / 2 - self.box[1] - self.box[3] / 2) if self.missed == 0 else (0, 0))
         self.box, self.missed = new, 0
+        self.hits += 1
 
     def observe(self, probs, time_s, class_names, smooth=0.0):
-        """Take this frame's probabilities, averaged with the past by `smooth` (0: off)."""
+        """Take this frame's probabilities, averaged with the past by `smooth` (0: off), and
+        choose the label shown; returns the smoothed probabilities."""
         if self.probs is not None and smooth > 0:
             probs = smooth * self.probs + (1 - smooth) * probs
         self.probs = np.asarray(probs, np.float32)
+        if not self.frames:   # a candidate's first confident frame, not its first weak one
+            self.first_time = time_s
+        self.label = steady_label(self.label, self.probs, self.label_margin)
         self.frames += 1
         self.last_time = time_s
-        label = class_names[int(np.argmax(self.probs))]
+        label = class_names[self.label]
         self.label_counts[label] = self.label_counts.get(label, 0) + 1
         return self.probs
 
@@ -136,8 +175,9 @@ class FaceTracker:
     """Turns frames into live tracks."""
 
     def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2,
-                 steady=0.5):
+                 steady=0.5, min_hits=MIN_HITS, label_margin=LABEL_MARGIN):
         self.detector, self.steady = detector, steady
+        self.min_hits, self.label_margin = min_hits, label_margin
         self.rescans_after_change = rescans_after_change
         self.rescans = 0
         self.previous = None   # the last grey frame
@@ -146,10 +186,12 @@ class FaceTracker:
         self.tracks = []       # live tracks
         self.every_track = []  # every track of the run, for the summary
         self.next_number = 1
+        self.next_serial = 1
         self.since_scan = 0
 
     def update(self, gray, time_s):
-        """Find this frame's faces; returns the tracks found in this frame, each with its box."""
+        """Find this frame's faces; returns the tracks found in this frame, each with its box,
+        those not yet confirmed too (their `number` is None)."""
         cut, elsewhere = self.change.check(gray, [t.box for t in self.tracks])
         replaced = [] if cut or self.previous is None else [
             t for t in self.tracks if region_changed(self.previous, gray, t.box, t.motion)]
@@ -167,32 +209,40 @@ class FaceTracker:
         unmatched = list(self.tracks)
         if scan:
             self.since_scan = 0
-            for box in self.detector.detect(gray):
+            squares, confident = self.detector.detections(gray)
+            # confident detections first (ByteTrack's two rounds); a weak one only continues a track
+            for box, strong in sorted(zip(squares, confident), key=lambda d: not d[1]):
                 box = tuple(int(v) for v in box)
                 match = max(unmatched, key=lambda t: iou(box, t.box), default=None)
                 if match is not None and iou(box, match.box) >= self.match_iou:
                     unmatched.remove(match)
-                    match.move_to(box, self.steady)
+                    match.move_to(box, self.steady, strong)
                 elif not any(iou(box, t.box) >= self.match_iou for t in self.tracks):
-                    self.tracks.append(Track(self.next_number, box, time_s, time_s))
+                    self.tracks.append(Track(self.next_serial, box, time_s, time_s, confident=bool(strong),
+                                             label_margin=self.label_margin))
                     self.every_track.append(self.tracks[-1])
-                    self.next_number += 1
+                    self.next_serial += 1
         else:
             self.since_scan += 1
         for track in unmatched:
-            box = self.detector.detect_near(gray, track.box)
-            if box is None:
+            found = self.detector.detect_near(gray, track.box)
+            if found is None:
                 track.missed += 1
             else:
-                track.move_to(box, self.steady)
-        self._end([t for t in self.tracks if t.missed > self.max_missed])
+                track.move_to(found[0], self.steady, found[1])
+        # a new track missed before it is confirmed was a blip; a candidate lasts a scan period at most
+        self._end([t for t in self.tracks if t.missed > (self.max_missed if t.confirmed else 0)
+                   or (not t.confident and t.hits >= self.scan_every)])
         self._drop_duplicates()
-        return [t for t in self.tracks if t.missed == 0]
+        for track in self.tracks:
+            if not track.confirmed and track.confident and track.hits >= self.min_hits:
+                track.number, self.next_number = self.next_number, self.next_number + 1
+        return [t for t in self.tracks if t.missed == 0 and t.confident]
 
     def _drop_duplicates(self):
         """Two tracks that converged on one face: the younger one goes."""
-        for track in sorted(self.tracks, key=lambda t: t.number, reverse=True):
-            if any(other.number < track.number and iou(track.box, other.box) >= 0.5
+        for track in sorted(self.tracks, key=lambda t: t.serial, reverse=True):
+            if any(other.serial < track.serial and iou(track.box, other.box) >= 0.5
                    for other in self.tracks):
                 self._end([track])
 
@@ -201,5 +251,5 @@ class FaceTracker:
             self.tracks.remove(track)
 
     def finish(self):
-        """Every track of the run that was labelled at least once, by number."""
-        return [track for track in self.every_track if track.frames]
+        """Every confirmed track of the run that was labelled at least once, by number."""
+        return sorted((t for t in self.every_track if t.confirmed and t.frames), key=lambda t: t.number)

@@ -5,17 +5,25 @@ result still held on a worker that dies would be computed again). A video whose 
 kills workers ends in KilledWorker after Dask's retries: it is that video's failure, not
 the batch's. A worker lost mid-task has its videos run elsewhere by the scheduler.
 """
+import dataclasses
 import logging
 import os
 import signal
+import socket
+import tempfile
 import uuid
+from pathlib import Path
 
 import dask
 from distributed import Client, KilledWorker, LocalCluster, as_completed
+from distributed.diagnostics.plugin import SchedulerUploadFile, UploadFile
 
+from batch_analysis.shipping import code_archive, model_files
 from batch_analysis.worker import PLUGIN, RecognizerPlugin, analyse_on_worker
+from inference.runtimes import choose_runtime
 
 CONNECT_TIMEOUT_S = 5
+CODE_PLUGIN = "emotion-code"
 # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap
 # threshold: every decoded frame is then mapped and unmapped anew, and a worker analyses a
 # video 30-40% slower than a plain process. Its profiler costs 5% more. And videos must wait
@@ -54,8 +62,38 @@ def start_local(workers):
     return Client(cluster), cluster
 
 
+def scheduler_address(given=None):
+    """The scheduler to use: `given` (--scheduler), else Dask's own DASK_SCHEDULER_ADDRESS
+    (its config key scheduler-address), else None (the embedded cluster)."""
+    return given or dask.config.get("scheduler-address", None) or None
+
+
+def check_speaks_dask(address, timeout=CONNECT_TIMEOUT_S):
+    """Raise EngineError, within `timeout` seconds, unless a Dask scheduler answers at a
+    tcp:// `address`: a Dask server sends its handshake as soon as a connection opens, while a
+    web server (or anything else) waits for a request, and Dask's client would then wait for
+    minutes. Other protocols (tls://, ...) are left to Dask."""
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as connection:
+            connection.settimeout(timeout)
+            if len(connection.recv(8)) < 8:   # Dask's frames open with an 8-byte count
+                raise EngineError(f"{address} closed the connection: not a Dask scheduler")
+    except ValueError:
+        raise EngineError(f"{address} is not an address (tcp://HOST:PORT)") from None
+    except socket.timeout:
+        raise EngineError(f"something answers at {address} but it is not a Dask scheduler "
+                          f"(no handshake within {timeout} s)") from None
+    except OSError as error:
+        raise EngineError(f"no Dask scheduler answers at {address} ({error.strerror or error})") from None
+
+
 def connect(address):
     """A client of the running cluster at `address`, or EngineError within a few seconds."""
+    check_speaks_dask(address)
     try:
         return Client(address, timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as error:
@@ -63,13 +101,30 @@ def connect(address):
                           f"({first_line(error)})") from None
 
 
+def send_code(client, with_keras=False):
+    """Upload the project's code to the scheduler and every worker, those that join later too
+    (Dask's upload plugins, under one name: a later batch replaces it)."""
+    name, data = code_archive(with_keras)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(data)
+        client.register_plugin(SchedulerUploadFile(str(path), load=True), name=CODE_PLUGIN)
+        client.register_plugin(UploadFile(str(path), load=True), name=CODE_PLUGIN)
+
+
 def analyse_all(client, options, jobs, on_done, task=analyse_on_worker):
     """Analyse every (name, source, annotate_to) of `jobs` on the cluster with `task`; call
     on_done(name, result or None, error or None) as each one ends, in the order they end.
-    Ctrl-C cancels what is left and raises KeyboardInterrupt."""
+    The cluster gets the code and the model first (shipping.py). `options.runtime` is the
+    runtime chosen on this machine (auto: chosen here now). Ctrl-C cancels what is left and
+    raises KeyboardInterrupt."""
+    if options.runtime == "auto":
+        options = dataclasses.replace(options, runtime=choose_runtime(options.model))
     try:
-        client.register_plugin(RecognizerPlugin(options), name=PLUGIN)
-    except Exception as error:   # a worker cannot load the model (another machine without the file?)
+        send_code(client, with_keras=options.runtime == "keras")
+        files = model_files(options.model, options.runtime, options.detector)
+        client.register_plugin(RecognizerPlugin(options, files), name=PLUGIN)
+    except Exception as error:   # a worker cannot load the model or the code
         raise EngineError(f"the workers cannot load the model: {first_line(error)}") from None
     futures = {}
     for name, source, annotate_to in jobs:

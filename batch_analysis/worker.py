@@ -1,6 +1,8 @@
 """What a Dask worker does: build the recognizer once per worker process (a WorkerPlugin,
-whose setup runs again on a restarted worker; a model or an interpreter is never pickled),
-then analyse one video per task with the app's own pipeline, and send the results back."""
+whose setup runs again on a restarted worker and on one that joins later; it carries the
+model's bytes, never a loaded model or interpreter), then analyse one video per task with
+the app's own pipeline, and send the results back."""
+import dataclasses
 import os
 import uuid
 from dataclasses import dataclass
@@ -8,12 +10,13 @@ from pathlib import Path
 
 from distributed import WorkerPlugin, get_worker
 
-from app.detectors import YUNET_SCORE, make_detector
+from app.detectors import YUNET_SCORE, YUNET_TRACK_SCORE, make_detector
 from app.outputs import Outputs
 from app.pipeline import Recognizer, Settings, run_stream
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
-from app.tracking import SCAN_EVERY
+from app.tracking import LABEL_MARGIN, SCAN_EVERY
+from batch_analysis.shipping import unpack_model
 from inference.runtimes import load_classifier
 
 PLUGIN = "emotion-recognizer"
@@ -26,37 +29,44 @@ class AnalysisOptions:
     runtime: str = "auto"
     detector: str = "yunet"
     score_threshold: float = YUNET_SCORE
+    track_score: float = YUNET_TRACK_SCORE
     tta: bool = False
     light_fix: str = "stretch"
     smooth: float = 0.4
     scan_every: int = SCAN_EVERY
+    label_margin: float = LABEL_MARGIN
     min_face_size: int = 48
     detect_width: int = 640
 
 
-def build_recognizer(options, threads=1):
+def build_recognizer(options, threads=1, yunet_model=None):
     """The detector and classifier of `options`; (recognizer, runtime chosen)."""
     detector = make_detector(options.detector, options.min_face_size, options.detect_width,
-                             score_threshold=options.score_threshold)
+                             score_threshold=options.score_threshold, track_score=options.track_score,
+                             yunet_model=yunet_model)
     classifier, class_names, runtime = load_classifier(options.model, options.runtime, threads)
     return Recognizer(detector, classifier, class_names, tta=options.tta, light_fix=options.light_fix), runtime
 
 
 class RecognizerPlugin(WorkerPlugin):
     """Loads the recognizer in each worker process, once, with one thread: with as many
-    single-threaded workers as cores, more threads each only compete (measured 5-12% slower)."""
+    single-threaded workers as cores, more threads each only compete (measured 5-12% slower).
+    `files` are the model's and the detector's (shipping.model_files), written to the
+    worker's own folder: the worker needs no copy of the project."""
 
     name = PLUGIN
 
-    def __init__(self, options):
-        self.options = options
+    def __init__(self, options, files):
+        self.options, self.files = options, files
         self.recognizer = None
 
     def setup(self, worker):
         import cv2
         cv2.setNumThreads(1)
         silence_opencv()   # a video that fails is reported once, by batch.py, not by FFmpeg too
-        self.recognizer, _ = build_recognizer(self.options, threads=1)
+        model, yunet = unpack_model(self.files, worker.local_directory)
+        self.options = dataclasses.replace(self.options, model=model)
+        self.recognizer, _ = build_recognizer(self.options, threads=1, yunet_model=yunet)
 
 
 def analyse_on_worker(source, annotate_to=None):
@@ -81,7 +91,8 @@ def analyse_video(source, recognizer, options, annotate_to=None):
         partial = annotate_to.with_name(f"{annotate_to.stem}.{uuid.uuid4().hex[:8]}.partial{annotate_to.suffix}")
     stats = RunStats(keep_rows=True)
     run_stream(parsed, recognizer, Outputs(video=partial, progress=False),
-               Settings(smooth=options.smooth, scan_every=options.scan_every, read_ahead=False), stats)
+               Settings(smooth=options.smooth, scan_every=options.scan_every, label_margin=options.label_margin,
+                        read_ahead=False), stats)
     if stats.frames == 0:
         raise SourceError(f"no frame could be read from {source}")
     if partial is not None and partial.exists():

@@ -1,6 +1,8 @@
 """batch.py against main.py run on each video in turn (with --csv alone, and with the
-outputs batch.py writes: --csv --people --plot), 1 against 2 workers, the embedded
-cluster's start-up, and each worker's peak memory, side by side in one run.
+outputs batch.py writes: --csv --people --plot), 1 against 2 workers and the scaling
+efficiency (videos an hour per worker), then where a batch's time goes (the embedded
+cluster's start-up, sending the code and model, analysis, the client's writing) and each
+worker's peak memory, side by side in one run.
 
     python bench/batch_speed.py [--videos 4] [--seconds 10 20] [--data ../shared/data/fer2013]
 
@@ -33,21 +35,43 @@ def seconds_of(command, cwd):
     return time.perf_counter() - start
 
 
-def peak_memory(videos, workers, model):
-    """(seconds to start the embedded cluster, each worker's peak resident memory in MiB after
-    the batch), in this process."""
-    from batch_analysis.engine import analyse_all, start_local
+def in_process_batch(videos, workers, model, out):
+    """One batch in this process, as batch.py runs it, with its parts timed: a dict of the
+    seconds to start the embedded cluster, to send it the code and the model, to analyse
+    (from then to the last video back), of that spent writing the results here, the workers'
+    own analysis seconds added up, and each worker's peak resident memory in MiB."""
+    from batch_analysis import engine, video_files
     from batch_analysis.worker import AnalysisOptions
+    timings = {"writing": 0.0, "worker seconds": 0.0}
     start = time.perf_counter()
-    client, cluster = start_local(workers)
+    client, cluster = engine.start_local(workers)
     client.wait_for_workers(workers)
-    started = time.perf_counter() - start
-    with client:
-        analyse_all(client, AnalysisOptions(model=model), [(v.stem, str(v), None) for v in videos],
-                    lambda name, result, error: None)
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    cluster.close()
-    return started, sorted(peaks.values())
+    timings["start"] = time.perf_counter() - start
+    send_code = engine.send_code
+
+    def timed_send(*args, **kwargs):
+        send_code(*args, **kwargs)
+        timings["sent"] = time.perf_counter()
+
+    def on_done(name, result, error):
+        begin = time.perf_counter()
+        video_files.write_results(out, name, name, result)
+        timings["writing"] += time.perf_counter() - begin
+        timings["worker seconds"] += result["seconds"]
+
+    engine.send_code = timed_send
+    try:
+        with client:
+            begin = time.perf_counter()
+            engine.analyse_all(client, AnalysisOptions(model=model), [(v.stem, str(v), None) for v in videos], on_done)
+            timings["send"] = timings["sent"] - begin
+            timings["analysis"] = time.perf_counter() - timings["sent"]
+            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    finally:
+        engine.send_code = send_code
+        cluster.close()
+    timings["peaks"] = sorted(peaks.values())
+    return timings
 
 
 def main():
@@ -95,10 +119,31 @@ def main():
         for name, seconds in best.items():
             print(f"{name:32}{seconds:9.1f}{frames / seconds:10.1f}{sequential / seconds:11.2f}x"
                   f"{same / seconds:20.2f}x")
-        for workers in (1, 2):
-            started, peaks = peak_memory(videos, workers, args.model)
-            print(f"embedded cluster, {workers} worker(s): started in {started:.1f} s; peak memory per worker "
-                  + ", ".join(f"{peak:.0f} MiB" for peak in peaks))
+        hours = {workers: best[f"batch.py --workers {workers}"] / 3600 for workers in (1, 2)}
+        print(f"\nscaling, whole process: {len(videos) / hours[1]:.0f} videos an hour with 1 worker, "
+              f"{len(videos) / hours[2] / 2:.0f} an hour per worker with 2: efficiency "
+              f"{hours[1] / hours[2] / 2:.0%}")
+        print(f"\nin-process batches (best of {args.repeats}), where the time goes:")
+        print(f"{'':12}{'start':>7}{'send':>7}{'analysis':>10}{'writing':>9}{'workers busy':>14}{'efficiency':>12}"
+              f"  peak memory per worker")
+        parts = {}
+        for _ in range(args.repeats):
+            for workers in (1, 2):
+                out = Path(tmp) / f"parts{workers}"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                timings = in_process_batch(videos, workers, args.model, out)
+                if workers not in parts or timings["analysis"] < parts[workers]["analysis"]:
+                    parts[workers] = timings
+        for workers, timings in parts.items():
+            busy = timings["worker seconds"] / (workers * timings["analysis"])
+            efficiency = parts[1]["analysis"] / (workers * timings["analysis"])
+            print(f"{workers} worker(s){timings['start']:7.2f}{timings['send']:7.2f}{timings['analysis']:10.2f}"
+                  f"{timings['writing']:9.2f}{busy:14.0%}{efficiency:12.0%}  "
+                  + ", ".join(f"{peak:.0f} MiB" for peak in timings["peaks"]))
+        print("(seconds; send: the code and the model to the workers and their loading; analysis: from then to "
+              "the last video back, writing included; workers busy: their own analysis time, of the analysis "
+              "time; efficiency: videos an hour per worker against 1 worker, in the analysis)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Makes its own videos (70 FER-2013 faces, 10 a class, pasted onto a background;
 every face's place and class known): continuous footage with 2-3 people coming and
 going, each showing a new face every second (in the same place: a new person where
 another just was), and footage with a hard cut to 1-3 new faces every half second;
-each also at half brightness. For each it runs, one after the other:
+each also at half brightness and on soft, blotchy backgrounds (tests.footage.SOFT: a
+wall or a room out of focus, where YuNet once found frame-sized faces). For each it runs, one after the other:
   decode      decoding alone
   haar        plain full-frame Haar, OpenCV's defaults, full resolution, no model
   tutorial    full-frame Haar (1.1, 5) and one Keras `model.predict` per face (first 150 frames)
@@ -21,7 +22,7 @@ each also at half brightness. For each it runs, one after the other:
               the app's classifier (in-process, no speed): what the model can do at best
               on this footage, for any detector
 and, with --sweep, main.py again with other options (one row each); at half brightness
-only haar and the main.py rows. Every row but the tutorial runs --repeats times, the rows
+and on soft backgrounds only haar, true crops and the main.py rows. Every row but the tutorial runs --repeats times, the rows
 taking turns, and its fastest run counts: the machine's speed drifts over minutes. It
 prints frames per second, recall (true face-frames found), false boxes per frame,
 accuracy on found faces (label = the face's FER-2013 class), right (face-frames found
@@ -54,7 +55,7 @@ import data  # noqa: E402
 from app.detectors import iou  # noqa: E402
 from artefacts import DEFAULT_MODEL  # noqa: E402
 from common.arguments import positive  # noqa: E402
-from tests.footage import load_labelled_faces, write_scene_video  # noqa: E402
+from tests.footage import SOFT, load_labelled_faces, write_scene_video  # noqa: E402
 
 CASCADE = ROOT / "haarcascade_frontalface_default.xml"
 
@@ -306,25 +307,26 @@ def main():
     faces, labels = load_labelled_faces(args.data, per_class=10, split=args.split)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, cut_every, brightness in (("continuous", 0, 1.0), ("cuts", 15, 1.0),
-                                            ("continuous, half brightness", 0, 0.5),
-                                            ("cuts, half brightness", 15, 0.5)):
+        for name, cut_every, brightness, texture in (
+                ("continuous", 0, 1.0, None), ("cuts", 15, 1.0, None),
+                ("continuous, half brightness", 0, 0.5, None), ("cuts, half brightness", 15, 0.5, None),
+                ("continuous, soft background", 0, 1.0, SOFT), ("cuts, soft background", 15, 1.0, SOFT)):
             video = Path(tmp) / f"{name.replace(', ', '-').replace(' ', '-')}.mp4"
             footage = write_scene_video(video, faces, frames=args.frames, cut_every=cut_every,
-                                        faces_per_frame=None, brightness=brightness)
+                                        faces_per_frame=None, brightness=brightness, texture=texture)
             count = sum(len(b) for b in footage.boxes)
             print(f"{name}: {args.frames} frames of 1280x720 at 30 fps, {count} faces"
                   + (f", a cut every {cut_every} frames" if cut_every else ""), flush=True)
             csv_path = Path(tmp) / "faces.csv"
             runs = {"haar": lambda: plain_haar(video) + (None,),
                     "true crops": lambda: true_crops(video, footage, app_classifier, class_names) + (None,)}
-            if brightness == 1.0:
+            if brightness == 1.0 and texture is None:
                 runs = {"decode": lambda: decode_only(video) + (None,), **runs,
                         "tutorial": lambda: tutorial(video, model) + (None,),
                         "v1": lambda: previous_app(video, model, class_names) + (None,)}
                 if args.fer_python:
                     runs["fer package"] = lambda: fer_package(video, args.fer_python, args.frames)
-            for options in ["", "--detector haar"] + (args.sweep if brightness == 1.0 else []):
+            for options in ["", "--detector haar"] + args.sweep:
                 runs[f"main.py {options}".strip()] = (
                     lambda options=options: app(video, csv_path, args.frames, class_names, *options.split()))
             rows = best_of(runs, args.repeats)

@@ -7,7 +7,9 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import seaborn as sns  # noqa: E402
+
+# seaborn (with scipy, 0.6 s to import) is imported only by the plots that draw with it:
+# batch.py and main.py --plot draw timelines, in matplotlib's tab10 colours (seaborn's too).
 
 
 def _save(fig, path):
@@ -24,6 +26,7 @@ def plot_class_distribution(table, path):
     long = table[["train", "validation"]].reset_index().melt(
         id_vars="class", var_name="split", value_name="images")
     fig, ax = plt.subplots(figsize=(8, 4))
+    import seaborn as sns
     sns.barplot(data=long, x="class", y="images", hue="split", ax=ax)
     ax.set_title("Images per class")
     return _save(fig, path)
@@ -50,6 +53,7 @@ def plot_confusion_matrix(matrix, class_names, path, title="Confusion matrix (ro
     totals = matrix.sum(axis=1, keepdims=True)
     normalised = matrix / totals.clip(min=1)
     fig, ax = plt.subplots(figsize=(7, 6))
+    import seaborn as sns
     sns.heatmap(normalised, annot=True, fmt=".2f", cmap="Blues", vmin=0, vmax=1,
                 xticklabels=class_names, yticklabels=class_names, ax=ax)
     ax.set_xlabel("predicted")
@@ -65,7 +69,7 @@ def plot_emotion_timeline(faces, class_names, path):
         step = max(faces["time_s"].max() / 60, 1e-6)  # about 60 bins whatever the length
         binned = faces.assign(t=(faces["time_s"] // step) * step).groupby("t")[class_names].mean()
         ax.stackplot(binned.index, binned.T.values, labels=class_names,
-                     colors=sns.color_palette("tab10", len(class_names)))
+                     colors=plt.get_cmap("tab10").colors[:len(class_names)])
         ax.set_xlim(binned.index.min(), binned.index.max())
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     else:
@@ -82,7 +86,7 @@ def plot_emotion_shares(shares, target):
     in the timeline's colours; `target` is a path or a binary file object."""
     fig, ax = plt.subplots(figsize=(10, 0.35 * len(shares) + 1.5))
     left = np.zeros(len(shares))
-    for column, color in zip(shares.columns, sns.color_palette("tab10", len(shares.columns))):
+    for column, color in zip(shares.columns, plt.get_cmap("tab10").colors):
         values = shares[column].fillna(0).to_numpy()
         ax.barh([str(name) for name in shares.index], values, left=left, label=column, color=color)
         left += values

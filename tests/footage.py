@@ -15,11 +15,15 @@ import numpy as np
 from app.detectors import iou
 
 
-def background(width, height, seed=0, level=(60, 170)):
-    """A textured grey background: a gradient plus smooth noise."""
+SOFT = {"blur": 40, "amplitude": 3000}   # soft blotches (a wall, a curtain, a room out of focus)
+
+
+def background(width, height, seed=0, level=(60, 170), blur=6, amplitude=25):
+    """A textured grey background: a gradient plus smooth noise (`blur` pixels wide; SOFT:
+    large soft blotches, on which YuNet once found frame-sized faces)."""
     rng = np.random.default_rng(seed)
     gradient = np.linspace(*level, width, dtype=np.float32)[np.newaxis, :].repeat(height, 0)
-    noise = cv2.GaussianBlur(rng.normal(0, 25, (height, width)).astype(np.float32), (0, 0), 6)
+    noise = cv2.GaussianBlur(rng.normal(0, amplitude, (height, width)).astype(np.float32), (0, 0), blur)
     return np.clip(gradient + noise, 0, 255).astype(np.uint8)
 
 
@@ -89,10 +93,11 @@ def cut_layout(index, cut_every, width, height):
 
 
 def write_scene_video(path, faces, frames=60, fps=30, width=1280, height=720, sizes=(200, 150, 120),
-                      faces_per_frame=(1, 2, 3), cut_every=0, brightness=1.0):
+                      faces_per_frame=(1, 2, 3), cut_every=0, brightness=1.0, texture=None):
     """Write continuous footage (or, with `cut_every`, footage with hard cuts); returns its Footage.
     `faces_per_frame=None` gives the benchmark's continuous footage (`continuous_layout`);
-    `brightness` scales every pixel (0.5: the same footage at half brightness)."""
+    `brightness` scales every pixel (0.5: the same footage at half brightness); `texture`
+    the backgrounds' (`background`'s blur and amplitude, e.g. SOFT)."""
     codec = cv2.VideoWriter_fourcc(*("MJPG" if Path(path).suffix == ".avi" else "mp4v"))
     writer = cv2.VideoWriter(str(path), codec, fps, (width, height))
     backgrounds = {}
@@ -107,7 +112,7 @@ def write_scene_video(path, faces, frames=60, fps=30, width=1280, height=720, si
                 boxes, identities = continuous_layout(index, fps, faces_per_frame, width, height, sizes)
                 key = (0, (60, 170))
             if key not in backgrounds:
-                backgrounds = {key: background(width, height, seed=key[0], level=key[1])}
+                backgrounds = {key: background(width, height, seed=key[0], level=key[1], **(texture or {}))}
             chosen = [faces[i % len(faces)] for i in identities]
             frame = compose_frame(backgrounds[key], chosen, boxes)
             if brightness != 1.0:

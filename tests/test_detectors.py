@@ -45,7 +45,7 @@ def test_yunets_own_box_is_narrower_than_the_face_and_its_square_fits_it(fer_fac
     widths, box_fit, square_fit = [], [], []
     for face in fer_faces:
         frame = cv2.cvtColor(compose_frame(background(1280, 720), [face], [truth]), cv2.COLOR_BGR2GRAY)
-        (box,) = detector.find(frame)
+        (box,), _ = detector.find(frame)
         (square,) = detector.detect(frame)
         widths.append(box[2] / truth[2])
         box_fit.append(iou(tuple(box), truth))
@@ -71,8 +71,8 @@ def test_detect_near_follows_a_face_that_moved_a_little(fer_faces, name):
     before = cv2.cvtColor(compose_frame(back, fer_faces[:1], [(300, 150, 180, 180)]), cv2.COLOR_BGR2GRAY)
     after = cv2.cvtColor(compose_frame(back, fer_faces[:1], [(310, 156, 180, 180)]), cv2.COLOR_BGR2GRAY)
     (square,) = detector.detect(before)
-    moved = detector.detect_near(after, tuple(square))
-    assert moved is not None and iou(moved, tuple(detector.detect(after)[0])) > 0.8
+    moved, confident = detector.detect_near(after, tuple(square))
+    assert iou(moved, tuple(detector.detect(after)[0])) > 0.8 and confident
 
 
 def test_a_missing_or_altered_yunet_file_is_an_error_that_names_the_fallback(tmp_path):

@@ -18,8 +18,8 @@ def test_a_stop_request_ends_the_stream_after_the_current_frame(tmp_path):
     stop = StopRequest()
 
     class NoFaces:
-        def detect(self, gray):
-            return np.zeros((0, 4), int)
+        def detections(self, gray):
+            return np.zeros((0, 4), int), np.zeros(0, bool)
 
     class StopAtThirdFrame:
         class_names = ["a", "b"]
@@ -40,3 +40,26 @@ def test_a_stop_request_ends_the_stream_after_the_current_frame(tmp_path):
         stop.request()
 
 
+
+
+def test_a_blip_writes_no_row_and_a_confirmed_track_writes_its_first_frames_in_order(tmp_path, fer_faces):
+    from app.detectors import make_detector
+    from footage import background, compose_frame
+    back = background(640, 360)
+    face = compose_frame(back, fer_faces[:1], [(200, 100, 150, 150)])
+    plan = [back] * 4 + [face] * 2 + [back] * 4 + [face] * 6 + [back] * 2   # a blip, then a face
+    clip = tmp_path / "c.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    for frame in plan:
+        writer.write(frame if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+
+    recognizer = pipeline.Recognizer(make_detector("yunet"), None, ["a", "b"])
+    recognizer.classify = lambda gray, boxes: np.tile([[0.3, 0.7]], (len(boxes), 1))
+    stats = RunStats()
+    pipeline.run_stream(parse_source(str(clip)), recognizer,
+                        outputs.Outputs(csv=tmp_path / "f.csv", progress=False),
+                        pipeline.Settings(scan_every=1), stats)
+    table = np.genfromtxt(tmp_path / "f.csv", delimiter=",", names=True, dtype=None, encoding=None)
+    assert list(table["frame"]) == list(range(10, 16))   # no row of the blip; the face's first two frames too
+    assert set(table["face"]) == {1} and stats.frames == len(plan) and stats.faces == 6

@@ -82,11 +82,11 @@ def test_without_reconnect_a_dropped_stream_just_ends():
 
 def test_a_camera_unplugged_mid_run_ends_cleanly_with_everything_written(tmp_path):
     class Detector:
-        def detect(self, gray):
-            return np.array([[10, 10, 60, 60]])
+        def detections(self, gray):
+            return np.array([[10, 10, 60, 60]]), np.array([True])
 
         def detect_near(self, gray, box):
-            return tuple(box)
+            return tuple(box), True
 
     class Recognizer:
         class_names = ["a", "b"]
