@@ -4,9 +4,9 @@
     python main.py --source clip.mp4 --output labelled.mp4 --csv faces.csv --plot emotions.png
     python main.py --source photos/ --output labelled/ --no-display
 
-Each face in a video is a track with a number ("#3 happy 87%") that stays the same while
-that person stays in view. q or Esc closes the window; Ctrl-C stops and keeps everything
-written so far.
+Each face in a video gets its person's number ("#3 happy 87%"), which it keeps while in view
+and gets again when it comes back after leaving the picture or a cut (--reid). q or Esc
+closes the window; Ctrl-C stops and keeps everything written so far.
 """
 import sys
 from pathlib import Path
@@ -15,6 +15,7 @@ from app.detectors import DETECTORS, HAAR_CASCADE, HAAR_NEIGHBORS, YUNET_SCORE, 
 from app.outputs import OutputError, Outputs, csv_header
 from app.people import people_rows, write_people
 from app.pipeline import Recognizer, Settings, run_images, run_stream
+from app.reid import FaceEmbedder
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
 from app.tracking import LABEL_MARGIN, SCAN_EVERY
@@ -58,11 +59,15 @@ def parse_args(argv=None):
                              "new face); in between, each face is looked for near its last place")
     parser.add_argument("--output", type=Path,
                         help="annotated video file, or image file/folder for image sources")
-    parser.add_argument("--csv", type=Path, help="one row per face per frame (face: its track number)")
+    parser.add_argument("--csv", type=Path,
+                        help="one row per face per frame (face: the person's number; in images, its place)")
     parser.add_argument("--plot", type=Path, help="chart of emotion over time (PNG)")
     parser.add_argument("--people", type=Path,
-                        help="one row per person (track): first and last time, frames, dominant emotion "
-                             "and the share of each emotion (CSV)")
+                        help="one row per person: first and last time seen, time on screen, frames, dominant "
+                             "emotion and the share of each emotion (CSV)")
+    parser.add_argument("--reid", choices=("on", "off"), default="on",
+                        help="video: a face that comes back (after leaving the picture or a cut) keeps its "
+                             "person's number, by SFace embeddings (models/sface/); off: a new number")
     parser.add_argument("--show-probs", action="store_true", help="draw a bar per emotion beside each face")
     parser.add_argument("--smooth", type=number(float, 0.0, 1.0, high_open=True), nargs="?",
                         const=DEFAULT_SMOOTH, default=None, metavar="WEIGHT",
@@ -82,21 +87,22 @@ def parse_args(argv=None):
     return args
 
 
-def print_summary(stats, class_names, max_tracks=30):
+def print_summary(stats, class_names, max_people=30):
     print(f"\nframes: {stats.frames}  faces: {stats.faces}  speed: {stats.fps:.1f} frames/s  "
           f"corrupt frames skipped: {stats.corrupt_frames}"
           + (f"  reconnections: {stats.reconnects}" if stats.reconnects else ""))
     if stats.faces:
         print("emotions: " + shares(stats.label_counts, class_names))
-    if stats.tracks:
-        listed = sorted(sorted(stats.tracks, key=lambda t: -t.frames)[:max_tracks], key=lambda t: t.number)
-        print(f"tracks: {len(stats.tracks)}")
-        for track in listed:
-            print(f"  #{track.number:<4} {track.first_time:7.1f}-{track.last_time:.1f} s  "
-                  f"{track.frames:5d} frames  {track.dominant:9s} "
-                  f"({shares(track.label_counts, class_names, skip_zero=True)})")
-        if len(stats.tracks) > len(listed):
-            print(f"  ... and {len(stats.tracks) - len(listed)} shorter tracks (all are in the CSV)")
+    rows = people_rows(stats.tracks, class_names, stats.video_fps)
+    if rows:
+        listed = sorted(sorted(rows, key=lambda r: -r[4])[:max_people], key=lambda r: r[0])
+        print(f"people: {len(rows)} (in {len(stats.tracks)} tracks)")
+        for number, first, last, _, frames, dominant, *share in listed:
+            counts = {name: value for name, value in zip(class_names, share)}
+            print(f"  #{number:<4} {first:7.1f}-{last:.1f} s  {frames:5d} frames  {dominant:9s} "
+                  f"({shares(counts, class_names, skip_zero=True)})")
+        if len(rows) > len(listed):
+            print(f"  ... and {len(rows) - len(listed)} people seen less (all are in the CSV)")
 
 
 def shares(label_counts, class_names, skip_zero=False):
@@ -126,6 +132,7 @@ def main(argv=None):
                                  args.scale_factor, args.min_neighbors, args.score_threshold, args.track_score,
                                  args.start_neighbors)
         classifier, class_names, runtime = load_classifier(args.model, args.runtime)
+        embedder = FaceEmbedder() if args.reid == "on" and source.kind != "images" else None
     except (SourceError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -134,7 +141,8 @@ def main(argv=None):
     outputs = Outputs(video=args.output, csv=args.csv, display=display, progress=not display)
     settings = Settings(smooth=smooth if source.kind != "images" else 0.0, show_probs=args.show_probs,
                         scan_every=args.scan_every, reconnect=args.reconnect, label_margin=args.label_margin)
-    recognizer = Recognizer(detector, classifier, class_names, tta=args.tta, light_fix=args.light_fix)
+    recognizer = Recognizer(detector, classifier, class_names, tta=args.tta, light_fix=args.light_fix,
+                            embedder=embedder)
     stats = RunStats(keep_rows=args.plot is not None)
     print(f"model: {args.model.name} ({RUNTIME_NAMES[runtime]})", flush=True)
     run = run_images if source.kind == "images" else run_stream
@@ -157,7 +165,7 @@ def main(argv=None):
         if path:
             print(f"{what}: {path}")
     if args.people:
-        write_people(args.people, class_names, people_rows(stats.tracks, class_names))
+        write_people(args.people, class_names, people_rows(stats.tracks, class_names, stats.video_fps))
         print(f"people: {args.people}")
     if args.plot:
         save_plot(stats, class_names, args.plot)

@@ -17,6 +17,7 @@ from app.drawing import draw_faces, draw_fps
 from app.face_crops import crop_faces
 from app.outputs import CsvLog, OutputError, Progress, image_output_path, open_video_writer
 from app.read_ahead import read_ahead
+from app.reid import People
 from app.sources import SourceError, VideoInput, read_images
 from app.tracking import LABEL_MARGIN, MIN_HITS, SCAN_EVERY, FaceTracker
 from app.window import QUIT_KEYS, RecentRate, show, show_until_key
@@ -38,9 +39,10 @@ class Settings:
 class Recognizer:
     """Detector + classifier: finds faces and gives each the class probabilities."""
 
-    def __init__(self, detector, classifier, class_names, tta=False, light_fix="stretch"):
+    def __init__(self, detector, classifier, class_names, tta=False, light_fix="stretch", embedder=None):
+        """`embedder` (app/reid.py's FaceEmbedder; None: off): video faces are numbered by person."""
         self.detector, self.classifier, self.class_names = detector, classifier, class_names
-        self.tta, self.light_fix = tta, light_fix
+        self.tta, self.light_fix, self.embedder = tta, light_fix, embedder
 
     def classify(self, gray, boxes):
         """Probabilities (faces, classes) for every box, in one batched call."""
@@ -63,7 +65,8 @@ def tracked_frames(video_input, tracker, stop=None):
         else:
             time_s = time.perf_counter() - started
         gray = to_gray(frame)
-        yield index, time_s, frame, gray, [(track, track.box) for track in tracker.update(gray, time_s)]
+        found = tracker.update(gray, time_s, frame)
+        yield index, time_s, frame, gray, [(track, track.box) for track in found]
 
 
 class ConfirmedRows:
@@ -115,7 +118,9 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
     pending = ConfirmedRows()
     video_input = VideoInput(source, settings.reconnect, **({"opener": opener} if opener else {}))
     names = recognizer.class_names
-    tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every, label_margin=settings.label_margin)
+    people = People() if recognizer.embedder is not None else None
+    tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every, label_margin=settings.label_margin,
+                          embedder=recognizer.embedder, people=people)
     progress = Progress(video_input.total) if outputs.progress and video_input.total > 0 else None
     rate = RecentRate()
     log = writer = None
@@ -149,6 +154,7 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
         record_frames(pending.drain(), stats, names, log)
     finally:
         frames.close()   # stops the worker before the capture goes
+        tracker.close()
         if pending.frames and not (log and log.failed):   # ended by an error or a second Ctrl-C
             try:
                 record_frames(pending.drain(), stats, names, log)

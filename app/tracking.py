@@ -18,8 +18,9 @@ a candidate and looked for near its place like a track, so that a face the scan 
 weakly becomes a track in the first frame it is seen confidently, not a scan period later;
 a candidate is never shown. A track is confirmed once it has been found in its first
 `min_hits` frames in a row (SORT's min_hits) with at least one confident detection; missed
-before that, it was a blip (or a weak false face) and ends unseen. Only a confirmed track gets a number, and numbers are never reused within
-a run; the pipeline writes a track's first frames when it is confirmed (app/pipeline.py).
+before that, it was a blip (or a weak false face) and ends unseen. Only a confirmed track gets a number: with re-identification (app/reid.py)
+the number of the person its face shows, else a new one; without, numbers are never reused
+within a run. The pipeline writes a track's first frames when it is confirmed (app/pipeline.py).
 The label a track shows changes only when another emotion leads the smoothed probabilities
 by LABEL_MARGIN, so that a one-frame wobble does not flip it.
 """
@@ -29,6 +30,7 @@ import cv2
 import numpy as np
 
 from app.detectors import iou
+from app.reid import Refresher, embed_again
 
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
@@ -102,6 +104,7 @@ class Track:
     confident: bool = True             # seen confidently at least once (False: a candidate)
     missed: int = 0
     hits: int = 1                      # frames found
+    embedded_at: int = 0               # hits when its face was last embedded (re-identification)
     motion: tuple = (0, 0)             # its box's move from the frame before, in pixels
     frames: int = 0
     probs: np.ndarray = None           # this frame's (smoothed) probabilities
@@ -175,8 +178,12 @@ class FaceTracker:
     """Turns frames into live tracks."""
 
     def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2,
-                 steady=0.5, min_hits=MIN_HITS, label_margin=LABEL_MARGIN):
+                 steady=0.5, min_hits=MIN_HITS, label_margin=LABEL_MARGIN, embedder=None, people=None):
+        """`embedder` and `people` (app/reid.py; None: off): confirmed tracks are numbered by
+        person. Call `close` at the end (it waits for the views still being embedded)."""
         self.detector, self.steady = detector, steady
+        self.embedder, self.people = embedder, people
+        self.refresher = Refresher(embedder, people) if people is not None else None
         self.min_hits, self.label_margin = min_hits, label_margin
         self.rescans_after_change = rescans_after_change
         self.rescans = 0
@@ -189,9 +196,10 @@ class FaceTracker:
         self.next_serial = 1
         self.since_scan = 0
 
-    def update(self, gray, time_s):
-        """Find this frame's faces; returns the tracks found in this frame, each with its box,
-        those not yet confirmed too (their `number` is None)."""
+    def update(self, gray, time_s, frame=None):
+        """Find this frame's faces (`frame`: the colour frame, for re-identification); returns
+        the tracks found in this frame, each with its box, those not yet confirmed too (their
+        `number` is None)."""
         cut, elsewhere = self.change.check(gray, [t.box for t in self.tracks])
         replaced = [] if cut or self.previous is None else [
             t for t in self.tracks if region_changed(self.previous, gray, t.box, t.motion)]
@@ -236,8 +244,30 @@ class FaceTracker:
         self._drop_duplicates()
         for track in self.tracks:
             if not track.confirmed and track.confident and track.hits >= self.min_hits:
-                track.number, self.next_number = self.next_number, self.next_number + 1
+                self._number(track, gray if frame is None else frame)
+            elif self.people is not None and track.confirmed and track.missed == 0 \
+                    and embed_again(track.hits, track.embedded_at):
+                self._refresh(track, gray if frame is None else frame)
         return [t for t in self.tracks if t.missed == 0 and t.confident]
+
+    def _number(self, track, frame):
+        """Give a newly confirmed track its number: its person's, or the next one."""
+        if self.people is None:
+            track.number, self.next_number = self.next_number, self.next_number + 1
+            return
+        present = {t.number for t in self.tracks if t.confirmed}
+        self.refresher.wait()
+        track.number = self.people.identify(self.embedder.embed(frame, track.box), present)
+        track.embedded_at = track.hits
+
+    def _refresh(self, track, frame):
+        """Keep a new view of a confirmed track's face with its person (embedded in another thread)."""
+        track.embedded_at = track.hits
+        self.refresher.refresh(track.number, frame, track.box)
+
+    def close(self):
+        if self.refresher is not None:
+            self.refresher.close()
 
     def _drop_duplicates(self):
         """Two tracks that converged on one face: the younger one goes."""

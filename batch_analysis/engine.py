@@ -112,16 +112,19 @@ def send_code(client, with_keras=False):
         client.register_plugin(UploadFile(str(path), load=True), name=CODE_PLUGIN)
 
 
-def analyse_all(client, options, jobs, on_done, task=analyse_on_worker):
+def analyse_all(client, options, jobs, on_done, task=analyse_on_worker, ship_code=False):
     """Analyse every (name, source, annotate_to) of `jobs` on the cluster with `task`; call
     on_done(name, result or None, error or None) as each one ends, in the order they end.
-    The cluster gets the code and the model first (shipping.py). `options.runtime` is the
-    runtime chosen on this machine (auto: chosen here now). Ctrl-C cancels what is left and
-    raises KeyboardInterrupt."""
+    The workers get the model first, and with `ship_code` (a cluster started elsewhere) the
+    scheduler and workers get the code (shipping.py); the embedded cluster's scheduler runs
+    in this process and its workers start from this checkout, so they have it already.
+    `options.runtime` is the runtime chosen on this machine (auto: chosen here now). Ctrl-C
+    cancels what is left and raises KeyboardInterrupt."""
     if options.runtime == "auto":
         options = dataclasses.replace(options, runtime=choose_runtime(options.model))
     try:
-        send_code(client, with_keras=options.runtime == "keras")
+        if ship_code:
+            send_code(client, with_keras=options.runtime == "keras")
         files = model_files(options.model, options.runtime, options.detector)
         client.register_plugin(RecognizerPlugin(options, files), name=PLUGIN)
     except Exception as error:   # a worker cannot load the model or the code

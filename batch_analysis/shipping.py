@@ -2,9 +2,11 @@
 the requirements installed (any folder, no PYTHONPATH, no checkout, no model file) can
 analyse a batch:
 
-- the project's code, as one zip uploaded with Dask's own `Client.upload_file`: the
-  scheduler needs it too (it unpickles each task, which names batch_analysis.worker), and
-  the upload is a worker plugin, so a worker that joins later gets it as well;
+- the project's code, as one zip uploaded with Dask's own upload plugins (those of
+  `Client.upload_file`): the scheduler needs it too (it unpickles each task, which names
+  batch_analysis.worker), and a worker plugin reaches a worker that joins later as well.
+  Only to a cluster started elsewhere: the embedded cluster's scheduler runs in the
+  client's process, which the upload would make reload its own modules;
 - the model and the detector's weights, as bytes inside the worker plugin
   (worker.RecognizerPlugin), written to each worker's own folder before it loads them.
 

@@ -1,7 +1,7 @@
 """A video's results in the batch's folder, written by the client as they come back:
 
     NAME.csv          one row per face per frame: exactly main.py --csv's columns and rows
-    NAME.people.csv   one row per person (track): main.py --people's file
+    NAME.people.csv   one row per person: main.py --people's file
     NAME.png          the emotion timeline
     NAME.mp4          with --annotate: the annotated video (written by the worker)
     NAME.json         the record the summary is rebuilt from (status, frames, timing, counts)
@@ -42,7 +42,8 @@ def write_results(folder, name, source, result):
     paths = video_paths(folder, name)
     names = result["class_names"]
     replace_with(paths["csv"], lambda partial: write_csv(partial, names, result["rows"]))
-    people = people_rows(result["tracks"], names)
+    fps = result["frames"] / result["duration_s"] if result.get("duration_s") else 0.0
+    people = people_rows(result["tracks"], names, fps)
     replace_with(paths["people"], lambda partial: write_people(partial, names, people))
     faces = pd.DataFrame(result["rows"], columns=csv_header(names))
     replace_with(paths["timeline"], lambda partial: plots.plot_emotion_timeline(faces, names, partial))

@@ -47,10 +47,10 @@ def in_process_batch(videos, workers, model, out):
     client, cluster = engine.start_local(workers)
     client.wait_for_workers(workers)
     timings["start"] = time.perf_counter() - start
-    send_code = engine.send_code
+    register_plugin = client.register_plugin
 
-    def timed_send(*args, **kwargs):
-        send_code(*args, **kwargs)
+    def timed_register(*args, **kwargs):   # the model to the workers, and their loading it
+        register_plugin(*args, **kwargs)
         timings["sent"] = time.perf_counter()
 
     def on_done(name, result, error):
@@ -59,7 +59,7 @@ def in_process_batch(videos, workers, model, out):
         timings["writing"] += time.perf_counter() - begin
         timings["worker seconds"] += result["seconds"]
 
-    engine.send_code = timed_send
+    client.register_plugin = timed_register
     try:
         with client:
             begin = time.perf_counter()
@@ -68,7 +68,6 @@ def in_process_batch(videos, workers, model, out):
             timings["analysis"] = time.perf_counter() - timings["sent"]
             peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     finally:
-        engine.send_code = send_code
         cluster.close()
     timings["peaks"] = sorted(peaks.values())
     return timings
@@ -141,7 +140,7 @@ def main():
             print(f"{workers} worker(s){timings['start']:7.2f}{timings['send']:7.2f}{timings['analysis']:10.2f}"
                   f"{timings['writing']:9.2f}{busy:14.0%}{efficiency:12.0%}  "
                   + ", ".join(f"{peak:.0f} MiB" for peak in timings["peaks"]))
-        print("(seconds; send: the code and the model to the workers and their loading; analysis: from then to "
+        print("(seconds; send: the model to the workers and their loading it; analysis: from then to "
               "the last video back, writing included; workers busy: their own analysis time, of the analysis "
               "time; efficiency: videos an hour per worker against 1 worker, in the analysis)")
 

@@ -6,7 +6,7 @@ face is and which face it is (no network, no recorded video needed). Two kinds:
 - cuts (`cut_every` frames): a hard cut to a new background with new faces, in new
   places and sizes, like a camera switch.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -50,6 +50,7 @@ def compose_frame(back, faces, boxes):
 class Footage:
     boxes: list        # per frame: the true (x, y, w, h) of every face
     faces: list        # per frame: the index (into the faces given) of every face
+    shots: list = field(default_factory=list)   # per frame: its shot (write_returns_video)
 
 
 def continuous_layout(index, fps, faces_per_frame, width, height, sizes):
@@ -157,3 +158,50 @@ def load_fer_faces(root, count=12, split="validation"):
 def match_detections(truth, detections, min_iou=0.3):
     """How many ground-truth boxes a detection overlaps by at least `min_iou`."""
     return sum(any(iou(t, d) >= min_iou for d in detections) for t in truth)
+
+
+def varied_face(face, rng):
+    """The same face as another camera or moment shows it: a little turned, lit, blurred."""
+    angle, gain, blur = rng.uniform(-8, 8), rng.uniform(0.75, 1.25), rng.uniform(0, 1.2)
+    turned = cv2.warpAffine(face, cv2.getRotationMatrix2D((24, 24), angle, 1.0), (48, 48),
+                            borderMode=cv2.BORDER_REPLICATE)
+    lit = np.clip(turned.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    return cv2.GaussianBlur(lit, (0, 0), blur) if blur > 0.3 else lit
+
+
+def write_returns_video(path, faces, shots=24, shot_frames=45, fps=30, width=1280, height=720, brightness=1.0,
+                        seed=0):
+    """Footage of persons who come back: `shots` shots of `shot_frames` frames, each after a hard
+    cut (a new background), showing 1-3 of the persons (`faces`, one each) in new places and
+    sizes, each varied (`varied_face`); in every other shot one person leaves the picture for a
+    third of the shot and comes back elsewhere. Returns its Footage (faces: person indices)."""
+    rng = np.random.default_rng(seed)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG" if Path(path).suffix == ".avi" else "mp4v"),
+                             fps, (width, height))
+    footage = Footage([], [])
+    try:
+        for shot in range(shots):
+            back = background(width, height, seed=100 + shot, level=tuple(rng.integers(40, 200, 2)))
+            people = list(rng.choice(len(faces), size=int(rng.integers(1, 4)), replace=False))
+            looks = {p: varied_face(faces[p], rng) for p in people}
+            columns = rng.permutation(3)
+            sizes = {p: int(rng.integers(110, 220)) for p in people}
+            places = {p: (int(columns[i] * width / 3 + rng.integers(20, width / 3 - sizes[p] - 20)),
+                          int(rng.integers(20, height - sizes[p] - 20))) for i, p in enumerate(people)}
+            leaver = people[0] if shot % 2 else None
+            free = int(columns[len(people)]) if len(people) < 3 else int(columns[0])
+            for index in range(shot_frames):
+                if leaver is not None and index == 2 * shot_frames // 3:   # back, in a free place
+                    places[leaver] = (int(free * width / 3 + 20), places[leaver][1])
+                shown = [p for p in people if not (p == leaver and shot_frames // 3 <= index < 2 * shot_frames // 3)]
+                boxes = [(places[p][0], places[p][1], sizes[p], sizes[p]) for p in shown]
+                frame = compose_frame(back, [looks[p] for p in shown], boxes)
+                if brightness != 1.0:
+                    frame = np.clip(frame * brightness, 0, 255).astype(np.uint8)
+                writer.write(frame)
+                footage.boxes.append(boxes)
+                footage.faces.append([int(p) for p in shown])
+                footage.shots.append(shot)
+    finally:
+        writer.release()
+    return footage

@@ -41,7 +41,7 @@ def test_video_end_to_end_csv_matches_known_faces(tmp_path, fer_faces, app_model
                       "--smooth", "--no-display")
     assert result.returncode == 0, result.stderr
     assert "frames: 45" in result.stdout and "emotions:" in result.stdout
-    assert "tracks:" in result.stdout and "\n  #1 " in result.stdout
+    assert "people:" in result.stdout and "\n  #1 " in result.stdout
     table = pd.read_csv(tmp_path / "f.csv")
     assert table["face"].min() == 1     # track numbers
     first = table[table["frame"] == 0]

@@ -24,6 +24,7 @@ def test_a_stop_request_ends_the_stream_after_the_current_frame(tmp_path):
     class StopAtThirdFrame:
         class_names = ["a", "b"]
         detector = NoFaces()
+        embedder = None
         calls = 0
 
         def classify(self, gray, boxes):

@@ -91,6 +91,7 @@ def test_a_camera_unplugged_mid_run_ends_cleanly_with_everything_written(tmp_pat
     class Recognizer:
         class_names = ["a", "b"]
         detector = Detector()
+        embedder = None
 
         def classify(self, gray, boxes):
             return np.tile([[0.25, 0.75]], (len(boxes), 1))

@@ -1,0 +1,150 @@
+"""Persons, not tracks: a face that leaves the picture (or is cut away from) and comes back
+gets its person's number again.
+
+A track is a face followed from frame to frame (app/tracking.py); a person is every track
+that shows the same face. When a track is confirmed, and again each time its frames have
+doubled since (at 6, 12, 24, ... frames: several views early, few later), its face is embedded by SFace (OpenCV's FaceRecognizerSF, models/sface/,
+128 floats, about 18 ms a face on two cores: never every frame), after alignment on the five
+landmarks that YuNet finds on the face's crop (about 1 ms). A new track takes the number of
+the most similar person seen in this run who is not in the picture now, where the cosine
+similarity to one of that person's kept embeddings reaches MATCH_LEVEL; else it is a new
+person. Two faces in the picture at once are never one person. Each person keeps its
+KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). The later views
+are embedded in a thread of their own (`Refresher`), off the frame loop's path: only the
+one that numbers a new track is waited for.
+"""
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import cv2
+import numpy as np
+
+from app.detectors import YUNET_MODEL, DetectorError, check_yunet_file
+from artefacts import PROJECT
+
+SFACE_MODEL = PROJECT / "models" / "sface" / "face_recognition_sface_2021dec.onnx"
+SFACE_SHA256 = "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79"
+# The cosine similarity from which two faces are one person: fitted by `python bench/reid.py
+# --fit` (docs/REALTIME.md, People): between FER-2013 faces under the app's framing and
+# degradations and different faces, and on hamilton.mp4's shots labelled by eye.
+MATCH_LEVEL = 0.40
+KEEP_EMBEDDINGS = 5      # per person: the most recent
+
+
+def check_sface_file(path):
+    """Raise DetectorError, naming --reid off, where SFace's weights are missing or altered."""
+    if not path.is_file():
+        raise DetectorError(f"SFace model not found: {path} (use --reid off, or restore the file)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != SFACE_SHA256:
+        raise DetectorError(f"SFace model {path} is altered (sha256 {digest[:12]}..., expected "
+                            f"{SFACE_SHA256[:12]}...): use --reid off, or restore the file")
+
+
+class FaceEmbedder:
+    """A face square of a frame -> a unit 128-float SFace embedding, or None where YuNet finds
+    no landmarks on its crop (a face turned away, too small, not a face)."""
+
+    def __init__(self, model_path=SFACE_MODEL, yunet_path=None):
+        check_sface_file(model_path)
+        yunet_path = yunet_path or YUNET_MODEL
+        try:
+            check_yunet_file(yunet_path)
+        except DetectorError as error:
+            raise DetectorError(f"{error} (re-identification aligns faces with YuNet; or --reid off)") from None
+        self.recognizer = cv2.FaceRecognizerSF.create(str(model_path), "")
+        self.landmarks = cv2.FaceDetectorYN.create(str(yunet_path), "", (160, 160), 0.3, 0.3, 5)
+
+    def embed(self, frame, square):
+        """The embedding of the face in `square` (x, y, side, side) of a BGR or grey frame."""
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        x, y, side, _ = (int(v) for v in square)
+        margin = side // 4
+        x0, y0 = max(x - margin, 0), max(y - margin, 0)
+        crop = frame[y0:y + side + margin, x0:x + side + margin]
+        if crop.shape[0] < 24 or crop.shape[1] < 24:
+            return None
+        scale = min(1.0, 160 / max(crop.shape[:2]))
+        small = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else crop
+        self.landmarks.setInputSize((small.shape[1], small.shape[0]))
+        _, rows = self.landmarks.detect(small)
+        if rows is None:
+            return None
+        row = rows[int(np.argmax(rows[:, 2] * rows[:, 3]))].copy()   # the largest face on the crop
+        row[:14] = row[:14] / scale + np.tile([x0, y0], 7)
+        feature = self.recognizer.feature(self.recognizer.alignCrop(frame, row)).ravel()
+        return feature / (np.linalg.norm(feature) + 1e-9)
+
+
+def embed_again(hits, embedded_at):
+    """Whether a confirmed track found in `hits` frames, last embedded at `embedded_at`, is due
+    another embedding: when its frames have doubled since (at 6, 12, 24, ... frames)."""
+    return hits >= 2 * embedded_at
+
+
+class People:
+    """The persons of one run: each a number and its kept embeddings (thread-safe: later
+    views are added from the Refresher's thread)."""
+
+    def __init__(self, match_level=MATCH_LEVEL, keep=KEEP_EMBEDDINGS):
+        self.match_level, self.keep = match_level, keep
+        self.embeddings = {}   # person number -> [unit embeddings], newest last
+        self.next_number = 1
+        self.lock = threading.Lock()
+
+    def identify(self, embedding, present=()):
+        """The number of the person `embedding` shows: the most similar one not `present` (in
+        the picture now) that reaches match_level, else a new person. None: a new person too."""
+        best, best_similarity = None, self.match_level
+        with self.lock:
+            if embedding is not None:
+                for number, kept in self.embeddings.items():
+                    if number in present or not kept:
+                        continue
+                    similarity = float(np.max(np.asarray(kept) @ embedding))
+                    if similarity >= best_similarity:
+                        best, best_similarity = number, similarity
+            if best is None:
+                best, self.next_number = self.next_number, self.next_number + 1
+                self.embeddings[best] = []
+        self.remember(best, embedding)
+        return best
+
+    def remember(self, number, embedding, only_alike=False):
+        """Keep `embedding` (None: nothing) among the person's most recent; with `only_alike`,
+        only where it reaches match_level against what is kept (a track that drifted onto
+        another face must not teach its person that face)."""
+        if embedding is None:
+            return
+        with self.lock:
+            kept = self.embeddings[number]
+            if only_alike and kept and float(np.max(np.asarray(kept) @ embedding)) < self.match_level:
+                return
+            self.embeddings[number] = (kept + [embedding])[-self.keep:]
+
+
+class Refresher:
+    """Embeds later views of confirmed tracks in one thread of its own and hands them to People."""
+
+    def __init__(self, embedder, people):
+        self.embedder, self.people = embedder, people
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="reid")
+        self.pending = []
+
+    def refresh(self, number, frame, square):
+        """Embed the face in `square` of `frame` (kept as it is now) for person `number`, later."""
+        frame = frame.copy()
+        self.pending.append(self.pool.submit(
+            lambda: self.people.remember(number, self.embedder.embed(frame, square), only_alike=True)))
+
+    def wait(self):
+        """Wait until every view handed in is kept: called before a new track is identified, so
+        that the numbers a video gets never depend on how fast this thread was."""
+        for future in self.pending:
+            future.result()
+        self.pending.clear()
+
+    def close(self):
+        self.pool.shutdown(wait=True)
