@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from app.detectors import DETECTORS, YUNET_SCORE, YUNET_TRACK_SCORE
+from app.options import DEFAULT_SMOOTH
 from app.tracking import LABEL_MARGIN, SCAN_EVERY
 from batch_analysis import video_files
 from batch_analysis.engine import EngineError, analyse_all, connect, scheduler_address, start_local
@@ -55,6 +56,8 @@ def parse_args(argv=None):
                         metavar="WEIGHT", help="share of each face's past kept in its probabilities (0: off)")
     parser.add_argument("--label-margin", type=number(float, 0.0, 1.0), default=LABEL_MARGIN,
                         help="a face's label changes only when another emotion leads it by this much")
+    parser.add_argument("--reid", choices=("on", "off"), default="on",
+                        help="a face that comes back keeps its person's number (SFace; see main.py --help)")
     parser.add_argument("--scan-every", type=positive(int), default=SCAN_EVERY,
                         help="full-frame detection every N frames (and at once on a cut or a new face)")
     args = parser.parse_args(argv)
@@ -77,7 +80,7 @@ def main(argv=None):
     options = AnalysisOptions(model=args.model.resolve(), runtime=args.runtime, detector=args.detector,
                               score_threshold=args.score_threshold, track_score=args.track_score, tta=args.tta,
                               light_fix=args.light_fix, smooth=args.smooth, scan_every=args.scan_every,
-                              label_margin=args.label_margin)
+                              label_margin=args.label_margin, reid=args.reid)
     try:
         sources = expand_inputs(args.inputs)
         prepare_folder(args.out)

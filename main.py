@@ -11,52 +11,24 @@ closes the window; Ctrl-C stops and keeps everything written so far.
 import sys
 from pathlib import Path
 
-from app.detectors import DETECTORS, HAAR_CASCADE, HAAR_NEIGHBORS, YUNET_SCORE, YUNET_TRACK_SCORE, make_detector
+from app.options import (DEFAULT_SMOOTH, RUNTIME_NAMES, add_analysis_options, build_recognizer,
+                         check_analysis_options)
 from app.outputs import OutputError, Outputs, csv_header
 from app.people import people_rows, write_people
-from app.pipeline import Recognizer, Settings, run_images, run_stream
-from app.reid import FaceEmbedder
+from app.pipeline import Settings, run_images, run_stream
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
-from app.tracking import LABEL_MARGIN, SCAN_EVERY
 from app.window import has_display
-from common.arguments import Parser, add_classifier_options, check_writable, non_negative, number, positive
+from common.arguments import Parser, check_writable, non_negative
 from common.entry_point import run_main
 from common.stopping import StopRequest
-from inference.runtimes import load_classifier
-
-DEFAULT_SMOOTH = 0.4   # docs/REALTIME.md: a third less label flicker; 0.6 lags expression changes
-RUNTIME_NAMES = {"litert-int8": "LiteRT, int8", "litert": "LiteRT, float32", "keras": "Keras"}
 
 
 def parse_args(argv=None):
     parser = Parser(description="Facial emotion recognition on video and images.")
     parser.add_argument("--source", default="0",
                         help="camera index, video file, stream URL, image file or folder of images")
-    add_classifier_options(parser)
-    parser.add_argument("--detector", choices=DETECTORS, default="yunet",
-                        help="face detector: yunet (OpenCV's FaceDetectorYN, models/yunet/) or haar "
-                             "(the Haar cascade: fewer faces found, and only in good light)")
-    parser.add_argument("--score-threshold", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
-                        default=YUNET_SCORE, help="yunet: lowest score of a new face (higher: fewer false faces)")
-    parser.add_argument("--track-score", type=number(float, 0.0, 1.0, low_open=True, high_open=True),
-                        default=YUNET_TRACK_SCORE,
-                        help="yunet: lowest score that continues a face already followed, near where it was")
-    parser.add_argument("--cascade", type=Path, default=HAAR_CASCADE, help="haar: OpenCV Haar cascade")
-    parser.add_argument("--scale-factor", type=number(float, 1.0, 3.0, low_open=True), default=1.1,
-                        help="haar: pyramid step (> 1; smaller finds more faces, slower)")
-    parser.add_argument("--min-neighbors", type=non_negative(int), default=3,
-                        help="haar: detections that continue a face already followed")
-    parser.add_argument("--start-neighbors", type=non_negative(int), default=HAAR_NEIGHBORS,
-                        help="haar: detections needed for a new face (higher: fewer false faces)")
-    parser.add_argument("--min-face-size", type=number(int, 12), default=48,
-                        help="smallest face, in input pixels")
-    parser.add_argument("--detect-width", type=non_negative(int), default=640,
-                        help="frames wider than this are downscaled for full-frame detection "
-                             "(0: never; else at least 160)")
-    parser.add_argument("--scan-every", type=positive(int), default=SCAN_EVERY,
-                        help="video: full-frame detection every N frames (and at once on a cut or a "
-                             "new face); in between, each face is looked for near its last place")
+    add_analysis_options(parser)
     parser.add_argument("--output", type=Path,
                         help="annotated video file, or image file/folder for image sources")
     parser.add_argument("--csv", type=Path,
@@ -65,25 +37,13 @@ def parse_args(argv=None):
     parser.add_argument("--people", type=Path,
                         help="one row per person: first and last time seen, time on screen, frames, dominant "
                              "emotion and the share of each emotion (CSV)")
-    parser.add_argument("--reid", choices=("on", "off"), default="on",
-                        help="video: a face that comes back (after leaving the picture or a cut) keeps its "
-                             "person's number, by SFace embeddings (models/sface/); off: a new number")
     parser.add_argument("--show-probs", action="store_true", help="draw a bar per emotion beside each face")
-    parser.add_argument("--smooth", type=number(float, 0.0, 1.0, high_open=True), nargs="?",
-                        const=DEFAULT_SMOOTH, default=None, metavar="WEIGHT",
-                        help=f"average each tracked face's emotion over frames; WEIGHT in [0, 1) is the "
-                             f"share kept from the past (default: {DEFAULT_SMOOTH} for video and camera, "
-                             f"off for images; 0 turns it off)")
-    parser.add_argument("--label-margin", type=number(float, 0.0, 1.0), default=LABEL_MARGIN,
-                        help="video: a face's label changes only when another emotion's (smoothed) "
-                             "probability leads it by this much (0: always the most probable)")
     parser.add_argument("--reconnect", type=non_negative(float), default=30.0, metavar="SECONDS",
                         help="network streams: keep reopening a dropped stream for this long (0: never)")
     parser.add_argument("--no-display", action="store_true",
                         help="no window (chosen automatically when there is no display)")
     args = parser.parse_args(argv)
-    if 0 < args.detect_width < 160:
-        parser.error("argument --detect-width: must be 0 or at least 160")
+    check_analysis_options(parser, args)
     return args
 
 
@@ -128,21 +88,16 @@ def main(argv=None):
         check_writable(args.csv, "CSV")
         check_writable(args.plot, "plot")
         check_writable(args.people, "people CSV")
-        detector = make_detector(args.detector, args.min_face_size, args.detect_width, args.cascade,
-                                 args.scale_factor, args.min_neighbors, args.score_threshold, args.track_score,
-                                 args.start_neighbors)
-        classifier, class_names, runtime = load_classifier(args.model, args.runtime)
-        embedder = FaceEmbedder() if args.reid == "on" and source.kind != "images" else None
+        recognizer, runtime = build_recognizer(args, video=source.kind != "images")
     except (SourceError, FileNotFoundError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    class_names = recognizer.class_names
     display = not args.no_display and has_display()
     smooth = args.smooth if args.smooth is not None else DEFAULT_SMOOTH
     outputs = Outputs(video=args.output, csv=args.csv, display=display, progress=not display)
     settings = Settings(smooth=smooth if source.kind != "images" else 0.0, show_probs=args.show_probs,
                         scan_every=args.scan_every, reconnect=args.reconnect, label_margin=args.label_margin)
-    recognizer = Recognizer(detector, classifier, class_names, tta=args.tta, light_fix=args.light_fix,
-                            embedder=embedder)
     stats = RunStats(keep_rows=args.plot is not None)
     print(f"model: {args.model.name} ({RUNTIME_NAMES[runtime]})", flush=True)
     run = run_images if source.kind == "images" else run_stream

@@ -190,14 +190,20 @@ class YuNetDetector(FaceDetector):
         return nearest(boxes[sized], found[sized, 14], (x, y, w, h))
 
 
+def check_weights(path, sha256, name, remedy):
+    """Raise DetectorError where the weights file at `path` is missing or is not the one
+    shipped (`sha256`); the message names the file and `remedy` (the way to run without it)."""
+    if not path.is_file():
+        raise DetectorError(f"{name} model not found: {path} ({remedy}, or restore the file)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise DetectorError(f"{name} model {path} is altered (sha256 {digest[:12]}..., expected "
+                            f"{sha256[:12]}...): {remedy}, or restore the file")
+
+
 def check_yunet_file(path):
     """Raise DetectorError, naming --detector haar, where YuNet's weights are missing or altered."""
-    if not path.is_file():
-        raise DetectorError(f"YuNet model not found: {path} (use --detector haar, or restore the file)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != YUNET_SHA256:
-        raise DetectorError(f"YuNet model {path} is altered (sha256 {digest[:12]}..., expected "
-                            f"{YUNET_SHA256[:12]}...): use --detector haar, or restore the file")
+    check_weights(path, YUNET_SHA256, "YuNet", "use --detector haar")
 
 
 class HaarDetector(FaceDetector):

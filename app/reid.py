@@ -3,7 +3,7 @@ gets its person's number again.
 
 A track is a face followed from frame to frame (app/tracking.py); a person is every track
 that shows the same face. When a track is confirmed, and again each time its frames have
-doubled since (at 6, 12, 24, ... frames: several views early, few later), its face is embedded by SFace (OpenCV's FaceRecognizerSF, models/sface/,
+quadrupled since (at 12, 48, 192, ... frames: a few views, most of them early), its face is embedded by SFace (OpenCV's FaceRecognizerSF, models/sface/,
 128 floats, about 18 ms a face on two cores: never every frame), after alignment on the five
 landmarks that YuNet finds on the face's crop (about 1 ms). A new track takes the number of
 the most similar person seen in this run who is not in the picture now, where the cosine
@@ -13,14 +13,13 @@ KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). The 
 are embedded in a thread of their own (`Refresher`), off the frame loop's path: only the
 one that numbers a new track is waited for.
 """
-import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
-from app.detectors import YUNET_MODEL, DetectorError, check_yunet_file
+from app.detectors import YUNET_MODEL, DetectorError, check_weights, check_yunet_file
 from artefacts import PROJECT
 
 SFACE_MODEL = PROJECT / "models" / "sface" / "face_recognition_sface_2021dec.onnx"
@@ -28,18 +27,13 @@ SFACE_SHA256 = "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79
 # The cosine similarity from which two faces are one person: fitted by `python bench/reid.py
 # --fit` (docs/REALTIME.md, People): between FER-2013 faces under the app's framing and
 # degradations and different faces, and on hamilton.mp4's shots labelled by eye.
-MATCH_LEVEL = 0.40
+MATCH_LEVEL = 0.45
 KEEP_EMBEDDINGS = 5      # per person: the most recent
 
 
 def check_sface_file(path):
     """Raise DetectorError, naming --reid off, where SFace's weights are missing or altered."""
-    if not path.is_file():
-        raise DetectorError(f"SFace model not found: {path} (use --reid off, or restore the file)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != SFACE_SHA256:
-        raise DetectorError(f"SFace model {path} is altered (sha256 {digest[:12]}..., expected "
-                            f"{SFACE_SHA256[:12]}...): use --reid off, or restore the file")
+    check_weights(path, SFACE_SHA256, "SFace", "use --reid off")
 
 
 class FaceEmbedder:
@@ -80,8 +74,8 @@ class FaceEmbedder:
 
 def embed_again(hits, embedded_at):
     """Whether a confirmed track found in `hits` frames, last embedded at `embedded_at`, is due
-    another embedding: when its frames have doubled since (at 6, 12, 24, ... frames)."""
-    return hits >= 2 * embedded_at
+    another embedding: when its frames have quadrupled since (at 12, 48, 192, ... frames)."""
+    return hits >= 4 * embedded_at
 
 
 class People:

@@ -125,7 +125,7 @@ def analyse_all(client, options, jobs, on_done, task=analyse_on_worker, ship_cod
     try:
         if ship_code:
             send_code(client, with_keras=options.runtime == "keras")
-        files = model_files(options.model, options.runtime, options.detector)
+        files = model_files(options.model, options.runtime, options.detector, options.reid == "on")
         client.register_plugin(RecognizerPlugin(options, files), name=PLUGIN)
     except Exception as error:   # a worker cannot load the model or the code
         raise EngineError(f"the workers cannot load the model: {first_line(error)}") from None

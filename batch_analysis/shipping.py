@@ -10,8 +10,8 @@ analyse a batch:
 - the model and the detector's weights, as bytes inside the worker plugin
   (worker.RecognizerPlugin), written to each worker's own folder before it loads them.
 
-Measured in docs/BATCH.md: about 0.1 MB of code and 4.7 MB of model, sent in well under a
-second on the loopback; `pip install .` on every machine would need a packaging of the
+About 0.1 MB of code and 4.7 MB of model (43 MB with SFace for re-identification), sent in
+well under a second on the loopback (docs/REALTIME.md, Batch on a real cluster); `pip install .` on every machine would need a packaging of the
 project and a reinstall on every machine at each change, and still not carry the model.
 """
 import hashlib
@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from app.detectors import YUNET_MODEL
+from app.reid import SFACE_MODEL
 from artefacts import PROJECT, labels_path, litert_path
 
 # The packages and modules a worker imports (model.py only for --runtime keras: it imports Keras).
@@ -42,21 +43,24 @@ def code_archive(with_keras=False):
     return f"emotion-code-{hashlib.sha256(data).hexdigest()[:12]}.zip", data
 
 
-def model_files(model_path, runtime, detector):
+def model_files(model_path, runtime, detector, reid=False):
     """{file name: bytes} a worker needs to load the model with `runtime` (as chosen on the
-    client) and the detector: the runtime's file and the class names, and YuNet's weights."""
+    client), the detector and re-identification: the runtime's file and the class names,
+    YuNet's weights (also what re-identification aligns faces with) and SFace's."""
     model_path = Path(model_path)
     main = model_path if runtime == "keras" else litert_path(model_path, runtime)
     files = {f"model{''.join(main.suffixes)}": main.read_bytes(),
              "model.labels.json": labels_path(model_path).read_bytes()}
-    if detector == "yunet":
+    if detector == "yunet" or reid:
         files[YUNET_MODEL.name] = YUNET_MODEL.read_bytes()
+    if reid:
+        files[SFACE_MODEL.name] = SFACE_MODEL.read_bytes()
     return files
 
 
 def unpack_model(files, folder):
     """Write `files` (model_files' result) into a folder of `folder` named by their content;
-    (the model's path for load_classifier, YuNet's path or None)."""
+    (the model's path for load_classifier, YuNet's path or None, SFace's path or None)."""
     digest = hashlib.sha256(b"".join(files[name] for name in sorted(files))).hexdigest()[:12]
     target = Path(folder) / f"emotion-model-{digest}"
     target.mkdir(parents=True, exist_ok=True)
@@ -66,5 +70,5 @@ def unpack_model(files, folder):
             partial = path.with_name(path.name + ".partial")
             partial.write_bytes(data)
             partial.replace(path)
-    yunet = target / YUNET_MODEL.name
-    return target / "model.h5", (yunet if yunet.is_file() else None)
+    yunet, sface = target / YUNET_MODEL.name, target / SFACE_MODEL.name
+    return target / "model.h5", (yunet if yunet.is_file() else None), (sface if sface.is_file() else None)

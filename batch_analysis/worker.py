@@ -13,6 +13,7 @@ from distributed import WorkerPlugin, get_worker
 from app.detectors import YUNET_SCORE, YUNET_TRACK_SCORE, make_detector
 from app.outputs import Outputs
 from app.pipeline import Recognizer, Settings, run_stream
+from app.reid import SFACE_MODEL, FaceEmbedder
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source, silence_opencv
 from app.tracking import LABEL_MARGIN, SCAN_EVERY
@@ -35,17 +36,20 @@ class AnalysisOptions:
     smooth: float = 0.4
     scan_every: int = SCAN_EVERY
     label_margin: float = LABEL_MARGIN
+    reid: str = "on"
     min_face_size: int = 48
     detect_width: int = 640
 
 
-def build_recognizer(options, threads=1, yunet_model=None):
-    """The detector and classifier of `options`; (recognizer, runtime chosen)."""
+def build_recognizer(options, threads=1, yunet_model=None, sface_model=None):
+    """The detector, classifier and (with reid on) face embedder of `options`; (recognizer, runtime chosen)."""
     detector = make_detector(options.detector, options.min_face_size, options.detect_width,
                              score_threshold=options.score_threshold, track_score=options.track_score,
                              yunet_model=yunet_model)
     classifier, class_names, runtime = load_classifier(options.model, options.runtime, threads)
-    return Recognizer(detector, classifier, class_names, tta=options.tta, light_fix=options.light_fix), runtime
+    embedder = FaceEmbedder(sface_model or SFACE_MODEL, yunet_model) if options.reid == "on" else None
+    return Recognizer(detector, classifier, class_names, tta=options.tta, light_fix=options.light_fix,
+                      embedder=embedder), runtime
 
 
 class RecognizerPlugin(WorkerPlugin):
@@ -64,9 +68,9 @@ class RecognizerPlugin(WorkerPlugin):
         import cv2
         cv2.setNumThreads(1)
         silence_opencv()   # a video that fails is reported once, by batch.py, not by FFmpeg too
-        model, yunet = unpack_model(self.files, worker.local_directory)
+        model, yunet, sface = unpack_model(self.files, worker.local_directory)
         self.options = dataclasses.replace(self.options, model=model)
-        self.recognizer, _ = build_recognizer(self.options, threads=1, yunet_model=yunet)
+        self.recognizer, _ = build_recognizer(self.options, threads=1, yunet_model=yunet, sface_model=sface)
 
 
 def analyse_on_worker(source, annotate_to=None):

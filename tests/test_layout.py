@@ -16,10 +16,10 @@ LAYERS = [
     ["common.arguments", "model"],
     ["inference"],
     ["app", "training"],
-    ["batch_analysis"],
-    ["main", "train", "evaluate", "export", "batch"],
+    ["batch_analysis", "service"],
+    ["main", "train", "evaluate", "export", "batch", "serve"],
 ]
-PACKAGES = ("app", "batch_analysis", "common", "inference", "training")
+PACKAGES = ("app", "batch_analysis", "common", "inference", "service", "training")
 
 
 def project_modules():
@@ -69,11 +69,13 @@ def test_imports_run_down_the_layers_and_never_in_a_circle():
         visit(name, [])
 
 
-def test_the_top_level_holds_at_most_eight_scripts_and_modules():
-    assert len(list(ROOT.glob("*.py"))) <= 8
+def test_the_top_level_holds_at_most_nine_scripts_and_modules():
+    # six scripts (main, train, evaluate, export, batch, serve) and the design card's model.py,
+    # data.py and artefacts.py (the on-disk format)
+    assert len(list(ROOT.glob("*.py"))) <= 9
 
 
-@pytest.mark.parametrize("module", ["main", "train", "evaluate", "export", "batch"])
+@pytest.mark.parametrize("module", ["main", "train", "evaluate", "export", "batch", "serve"])
 def test_importing_a_script_does_not_import_keras(module):
     code = f"import sys; import {module}; print('keras' in sys.modules or 'tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
