@@ -156,19 +156,26 @@ def class_folders(split_dir):
     return names
 
 
-def load_split(split_dir, class_names=None, workers=4):
+def load_split(split_dir, class_names=None, workers=4, allow_missing=False):
     """Load every image under split_dir/<class>/ into memory.
 
-    With `class_names`, the split's folders must be exactly those classes.
-    Unusable files are skipped and listed in `Split.skipped`, never dropped silently.
+    With `class_names`, the split's folders must be exactly those classes; with
+    `allow_missing` too, some of them may be absent or empty (a dataset without some of a
+    model's classes: CK+ has no neutral), and the Split keeps the full list. Unusable
+    files are skipped and listed in `Split.skipped`, never dropped silently.
     """
     split_dir = Path(split_dir)
     found = class_folders(split_dir)
-    if class_names is not None and list(class_names) != found:
+    partial = allow_missing and class_names is not None and set(found) <= set(class_names)
+    if class_names is not None and list(class_names) != found and not partial:
         raise DatasetError(_class_mismatch(split_dir, class_names, found))
+    names = list(class_names) if partial else found
     files, labels = [], []
-    for index, name in enumerate(found):
-        paths = sorted(p for p in (split_dir / name).iterdir() if p.is_file())
+    for index, name in enumerate(names):
+        folder = split_dir / name
+        paths = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+        if not paths and partial:
+            continue
         if not paths:
             raise DatasetError(f"class folder is empty: {split_dir / name}")
         files += paths
@@ -187,7 +194,7 @@ def load_split(split_dir, class_names=None, workers=4):
             kept.append(f"{path.parent.name}/{path.name}")
     if not x:
         raise DatasetError(f"no usable images in {split_dir}")
-    return Split(np.stack(x), np.array(y, dtype=np.int64), found, skipped, kept)
+    return Split(np.stack(x), np.array(y, dtype=np.int64), names, skipped, kept)
 
 
 def _class_mismatch(where, expected, found):

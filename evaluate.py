@@ -60,10 +60,12 @@ def score(model, split, tta=False, low_light=1.0, light_fix="stretch", runtime="
     predicted = predict_proba(model, faces, tta=tta).argmax(axis=1)
     matrix = confusion_matrix(split.y, predicted, len(split.class_names))
     table = per_class_table(matrix, split.class_names)
+    present = table["support"] > 0   # a class absent from the folder has no F1 to average
     return {
         "images": int(len(split.y)),
         "accuracy": float((predicted == split.y).mean()),
-        "macro_f1": float(table["f1"].mean()),
+        "macro_f1": float(table.loc[present, "f1"].mean()),
+        "absent": [name for name, here in present.items() if not here],
         "per_class": {name: {k: (int(v) if k == "support" else float(v)) for k, v in row.items()}
                       for name, row in table.iterrows()},
         "confusion_matrix": matrix.tolist(),
@@ -86,6 +88,9 @@ def print_report(report):
         notes.append(f"light fix: {report['light_fix']}")
     print(f"images: {report['images']}   accuracy: {report['accuracy']:.4f}   "
           f"macro F1: {report['macro_f1']:.4f}" + (f"   ({', '.join(notes)})" if notes else ""))
+    if report["absent"]:
+        print(f"absent from the data: {', '.join(report['absent'])} (no images: macro F1 is over the "
+              f"{len(report['per_class']) - len(report['absent'])} classes present; predictions of them still count)")
     table = pd.DataFrame(report["per_class"]).T
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
 
@@ -93,7 +98,8 @@ def print_report(report):
 def parse_args(argv=None):
     parser = Parser(description="Evaluate a trained emotion model on labelled faces.")
     parser.add_argument("--data", type=Path, required=True,
-                        help="folder of class folders, or a dataset root (its validation/ is used)")
+                        help="folder of class folders, or a dataset root (its validation/ is used); some of "
+                             "the model's classes may be absent")
     parser.add_argument("--json", type=Path, help="write the full report here")
     parser.add_argument("--heatmap", type=Path, default=Path("confusion_matrix.png"),
                         help="write the confusion-matrix PNG here")
@@ -109,7 +115,7 @@ def main(argv=None):
         check_writable(args.heatmap, "heatmap")
         check_writable(args.json, "report")
         model, class_names, runtime = load_classifier(args.model, args.runtime)
-        split = data.load_split(evaluation_split(args.data), class_names=class_names)
+        split = data.load_split(evaluation_split(args.data), class_names=class_names, allow_missing=True)
     except (data.DatasetError, OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -71,6 +71,22 @@ def test_class_mismatch_is_a_one_line_error(scored, tmp_path, capsys):
     assert err.startswith("error: class folders") and "missing disc" in err and "\n" not in err
 
 
+def test_a_folder_without_some_of_the_models_classes_is_scored_on_those_present(scored, tmp_path, capsys):
+    root, model_path = scored
+    (root / "validation" / "horizontal").rename(tmp_path / "elsewhere")     # like CK+ without neutral
+    for image in (root / "validation" / "vertical").iterdir():
+        image.unlink()                                                     # an empty folder: absent too
+    out = tmp_path / "r.json"
+    assert evaluate.main(["--data", str(root), "--model", str(model_path), "--json", str(out),
+                          "--heatmap", str(tmp_path / "cm.png")]) == 0
+    report = json.loads(out.read_text())
+    assert report["images"] == 10 and report["absent"] == ["horizontal", "vertical"]
+    assert np.array(report["confusion_matrix"]).shape == (3, 3)             # the model's full class list
+    assert report["class_names"] == ["disc", "horizontal", "vertical"]
+    assert report["macro_f1"] == pytest.approx(report["per_class"]["disc"]["f1"])
+    assert "absent from the data: horizontal, vertical" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("option", ["--json", "--heatmap"])
 def test_unwritable_report_is_a_one_line_error_before_scoring(scored, tmp_path, capsys, option):
     root, model_path = scored
