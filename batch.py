@@ -152,7 +152,7 @@ def run(args, out, options, jobs, statuses):
         else:
             client, cluster = start_local(args.workers)
         with client, terminate_as_ctrl_c():
-            analyse_all(client, options, jobs, on_done, ship_code=cluster is None)
+            analyse_all(client, options, jobs, on_done, remote=cluster is None)
     except KeyboardInterrupt:
         return True
     finally:

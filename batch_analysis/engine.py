@@ -112,20 +112,21 @@ def send_code(client, with_keras=False):
         client.register_plugin(UploadFile(str(path), load=True), name=CODE_PLUGIN)
 
 
-def analyse_all(client, options, jobs, on_done, task=analyse_on_worker, ship_code=False):
+def analyse_all(client, options, jobs, on_done, task=analyse_on_worker, remote=False):
     """Analyse every (name, source, annotate_to) of `jobs` on the cluster with `task`; call
     on_done(name, result or None, error or None) as each one ends, in the order they end.
-    The workers get the model first, and with `ship_code` (a cluster started elsewhere) the
-    scheduler and workers get the code (shipping.py); the embedded cluster's scheduler runs
-    in this process and its workers start from this checkout, so they have it already.
+    A `remote` cluster (started elsewhere) is sent the code and the model first
+    (shipping.py); the embedded cluster's scheduler runs in this process and its workers
+    start from this checkout, so they read both where they are.
     `options.runtime` is the runtime chosen on this machine (auto: chosen here now). Ctrl-C
     cancels what is left and raises KeyboardInterrupt."""
     if options.runtime == "auto":
         options = dataclasses.replace(options, runtime=choose_runtime(options.model))
     try:
-        if ship_code:
+        files = None
+        if remote:
             send_code(client, with_keras=options.runtime == "keras")
-        files = model_files(options.model, options.runtime, options.detector, options.reid == "on")
+            files = model_files(options.model, options.runtime, options.detector, options.reid == "on")
         client.register_plugin(RecognizerPlugin(options, files), name=PLUGIN)
     except Exception as error:   # a worker cannot load the model or the code
         raise EngineError(f"the workers cannot load the model: {first_line(error)}") from None

@@ -56,11 +56,12 @@ class RecognizerPlugin(WorkerPlugin):
     """Loads the recognizer in each worker process, once, with one thread: with as many
     single-threaded workers as cores, more threads each only compete (measured 5-12% slower).
     `files` are the model's and the detector's (shipping.model_files), written to the
-    worker's own folder: the worker needs no copy of the project."""
+    worker's own folder: the worker needs no copy of the project. None: the embedded
+    cluster's workers read them where `options` says."""
 
     name = PLUGIN
 
-    def __init__(self, options, files):
+    def __init__(self, options, files=None):
         self.options, self.files = options, files
         self.recognizer = None
 
@@ -68,8 +69,10 @@ class RecognizerPlugin(WorkerPlugin):
         import cv2
         cv2.setNumThreads(1)
         silence_opencv()   # a video that fails is reported once, by batch.py, not by FFmpeg too
-        model, yunet, sface = unpack_model(self.files, worker.local_directory)
-        self.options = dataclasses.replace(self.options, model=model)
+        yunet = sface = None
+        if self.files is not None:
+            model, yunet, sface = unpack_model(self.files, worker.local_directory)
+            self.options = dataclasses.replace(self.options, model=model)
         self.recognizer, _ = build_recognizer(self.options, threads=1, yunet_model=yunet, sface_model=sface)
 
 
