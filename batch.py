@@ -28,8 +28,6 @@ from common.arguments import Parser, add_classifier_options, check_writable, num
 from common.entry_point import run_main
 from common.stopping import terminate_as_ctrl_c
 
-DEFAULT_SMOOTH = 0.4   # as main.py's for video
-
 
 def parse_args(argv=None):
     parser = Parser(description="Analyse many recordings: per-video results, per-person summaries, one report.")

@@ -12,7 +12,6 @@ import sys
 import time
 
 import cv2
-import numpy as np
 import pytest
 
 from footage import background, compose_frame, write_face_video
