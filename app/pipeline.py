@@ -119,8 +119,8 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
     video_input = VideoInput(source, settings.reconnect, **({"opener": opener} if opener else {}))
     names = recognizer.class_names
     people = People() if recognizer.embedder is not None else None
-    tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every, label_margin=settings.label_margin,
-                          embedder=recognizer.embedder, people=people)
+    tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every, embedder=recognizer.embedder,
+                          people=people)
     progress = Progress(video_input.total) if outputs.progress and video_input.total > 0 else None
     rate = RecentRate()
     log = writer = None
@@ -134,7 +134,7 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
             if stop and stop.requested:   # frames read ahead are dropped: the run ends now
                 break
             tracks, boxes = [t for t, _ in found], [b for _, b in found]
-            probs = [t.observe(p, time_s, names, settings.smooth)
+            probs = [t.observe(p, time_s, names, settings.smooth, settings.label_margin)
                      for t, p in zip(tracks, recognizer.classify(gray, boxes))]
             faces = [(t, b, p, t.label) for t, b, p in zip(tracks, boxes, probs)]
             record_frames(pending.add(index, time_s, faces), stats, names, log)

@@ -109,7 +109,6 @@ class Track:
     frames: int = 0
     probs: np.ndarray = None           # this frame's (smoothed) probabilities
     label: int = None                  # the class shown (steady_label)
-    label_margin: float = LABEL_MARGIN
     label_counts: dict = field(default_factory=dict)
 
     @property
@@ -125,15 +124,15 @@ class Track:
         self.box, self.missed = new, 0
         self.hits += 1
 
-    def observe(self, probs, time_s, class_names, smooth=0.0):
+    def observe(self, probs, time_s, class_names, smooth=0.0, label_margin=LABEL_MARGIN):
         """Take this frame's probabilities, averaged with the past by `smooth` (0: off), and
-        choose the label shown; returns the smoothed probabilities."""
+        choose the label shown (steady_label, `label_margin`); returns the smoothed probabilities."""
         if self.probs is not None and smooth > 0:
             probs = smooth * self.probs + (1 - smooth) * probs
         self.probs = np.asarray(probs, np.float32)
         if not self.frames:   # a candidate's first confident frame, not its first weak one
             self.first_time = time_s
-        self.label = steady_label(self.label, self.probs, self.label_margin)
+        self.label = steady_label(self.label, self.probs, label_margin)
         self.frames += 1
         self.last_time = time_s
         label = class_names[self.label]
@@ -178,13 +177,13 @@ class FaceTracker:
     """Turns frames into live tracks."""
 
     def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2,
-                 steady=0.5, min_hits=MIN_HITS, label_margin=LABEL_MARGIN, embedder=None, people=None):
+                 steady=0.5, min_hits=MIN_HITS, embedder=None, people=None):
         """`embedder` and `people` (app/reid.py; None: off): confirmed tracks are numbered by
         person. Call `close` at the end (it waits for the views still being embedded)."""
         self.detector, self.steady = detector, steady
         self.embedder, self.people = embedder, people
         self.refresher = Refresher(embedder, people) if people is not None else None
-        self.min_hits, self.label_margin = min_hits, label_margin
+        self.min_hits = min_hits
         self.rescans_after_change = rescans_after_change
         self.rescans = 0
         self.previous = None   # the last grey frame
@@ -226,8 +225,7 @@ class FaceTracker:
                     unmatched.remove(match)
                     match.move_to(box, self.steady, strong)
                 elif not any(iou(box, t.box) >= self.match_iou for t in self.tracks):
-                    self.tracks.append(Track(self.next_serial, box, time_s, time_s, confident=bool(strong),
-                                             label_margin=self.label_margin))
+                    self.tracks.append(Track(self.next_serial, box, time_s, time_s, confident=bool(strong)))
                     self.every_track.append(self.tracks[-1])
                     self.next_serial += 1
         else:

@@ -12,7 +12,6 @@ import asyncio
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -29,6 +28,7 @@ import cv2  # noqa: E402
 
 import data  # noqa: E402
 from tests.footage import background, compose_frame, load_fer_faces  # noqa: E402
+from tests.helpers import CHROMIUM, launch_chromium  # noqa: E402
 
 BOXES = [(60, 120, 170, 170), (250, 100, 150, 150), (430, 160, 140, 140)]
 
@@ -93,15 +93,11 @@ def live_throughput(port, faces, clients=4, seconds=10.0):
 def page_rate(port, camera, seconds, screenshot=None):
     """The frame rate the live page shows after `seconds` in headless Chromium (None: no
     chromium); with `screenshot`, the page saved there."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+    if CHROMIUM is None:
         return None
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}"])
+        browser = launch_chromium(playwright, camera)
         try:
             page = browser.new_page(viewport={"width": 800, "height": 620})
             page.goto(f"http://127.0.0.1:{port}/")

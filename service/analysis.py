@@ -5,6 +5,7 @@ The recognizer (detector, classifier, SFace) is loaded once and shared; its netw
 not safe to call from two threads at once, so every use holds `Analyser.lock`. Tracks live
 per connection (`LiveSession`): each browser tab is its own video.
 """
+import dataclasses
 import threading
 import time
 
@@ -12,7 +13,7 @@ import cv2
 import numpy as np
 
 from app.outputs import Outputs
-from app.pipeline import Settings, run_stream
+from app.pipeline import run_stream
 from app.reid import People
 from app.run_stats import RunStats
 from app.sources import SourceError, parse_source
@@ -71,8 +72,7 @@ class Analyser:
         try:
             with self.lock:
                 run_stream(source, self.recognizer, Outputs(csv=csv_path, progress=False),
-                           Settings(smooth=self.settings.smooth, scan_every=self.settings.scan_every,
-                                    label_margin=self.settings.label_margin, read_ahead=False), stats)
+                           dataclasses.replace(self.settings, read_ahead=False), stats)
         except SourceError:   # FFmpeg cannot open it at all
             stats.frames = 0
         if stats.frames == 0:
@@ -91,7 +91,7 @@ class LiveSession:
         recognizer, settings = analyser.recognizer, analyser.settings
         people = People() if recognizer.embedder is not None else None
         self.tracker = FaceTracker(recognizer.detector, scan_every=settings.scan_every,
-                                   label_margin=settings.label_margin, embedder=recognizer.embedder, people=people)
+                                   embedder=recognizer.embedder, people=people)
         self.frames, self.started = 0, time.perf_counter()
 
     def frame(self, data):
@@ -104,7 +104,9 @@ class LiveSession:
             probs = recognizer.classify(gray, [t.box for t in tracks])
         faces = []
         for track, p in zip(tracks, probs):
-            smoothed = track.observe(p, time.perf_counter() - self.started, names, self.analyser.settings.smooth)
+            settings = self.analyser.settings
+            smoothed = track.observe(p, time.perf_counter() - self.started, names, settings.smooth,
+                                     settings.label_margin)
             if track.confirmed:
                 faces.append(face_json(track.number, track.box, smoothed, track.label, names))
         self.frames += 1

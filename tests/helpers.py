@@ -1,5 +1,6 @@
 """What the tests share: the project's folders, the real data's location, and small
 datasets made on the spot (fixtures built on them are in conftest.py)."""
+import shutil
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,16 @@ ROOT = PROJECT
 FER2013 = DEFAULT_DATA
 SHIPPED_MODEL = DEFAULT_MODEL
 CASCADE = PROJECT / "haarcascade_frontalface_default.xml"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")   # Debian's, never a downloaded one
+
+
+def launch_chromium(playwright, camera):
+    """Headless Debian chromium through Playwright, its fake camera playing the MJPEG file
+    `camera`, without the background connections a closed network refuses."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera}"])
 
 
 def pattern_image(kind, rng, size=48):

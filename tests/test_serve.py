@@ -4,7 +4,6 @@ import asyncio
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,10 +14,9 @@ import cv2
 import pytest
 
 from footage import background, compose_frame, write_face_video
-from helpers import ROOT
+from helpers import CHROMIUM, ROOT, launch_chromium
 
 pytestmark = pytest.mark.slow
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def free_port():
@@ -218,10 +216,7 @@ def test_the_live_page_in_a_real_browser_shows_labelled_boxes(server, fer_faces,
     from playwright.sync_api import sync_playwright
     camera = fake_camera(tmp_path / "camera.mjpeg", fer_faces)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera}"])
+        browser = launch_chromium(playwright, camera)
         try:
             page = browser.new_page(viewport={"width": 800, "height": 620})
             page.goto(f"http://127.0.0.1:{server.port}/")
