@@ -261,19 +261,24 @@ def warp_face(image, flip=False, angle=0.0, zoom=1.0, shift=(0.0, 0.0)):
 
 
 def augment_batch(images, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1, min_crop=IMAGE_SIZE,
-                  erase=0.0):
+                  erase=0.0, frame_jitter=0.0, degrade=0.0):
     """Random flip, rotation (degrees), zoom and shift of a batch (N, 48, 48, 1), one
-    OpenCV affine warp per image, then random erasing.
+    OpenCV affine warp per image, then camera degradations and random erasing.
 
     min_crop < 48: crop jitter instead of the zoom and shift limits: a random square
     of min_crop to 48 pixels anywhere in the face, scaled back to 48x48.
+    frame_jitter > 0: instead of those, the face framed as a detector's square frames it:
+    see `framing_jitter`.
+    degrade: the chance that a face looks as through a real camera (`degrade_face`).
     erase: the chance that a face gets a random rectangle (2-33% of its area, aspect
     0.3-3.3) filled with noise (Zhong et al., 2017), so no one region decides.
     """
     count, size = len(images), images.shape[1]
     flips = rng.random(count) < 0.5
     angles = rng.uniform(-max_rotation, max_rotation, count)
-    if min_crop < size:
+    if frame_jitter > 0:
+        zooms, shifts = framing_jitter(rng, count, frame_jitter, size)
+    elif min_crop < size:
         crops = rng.uniform(min_crop, size, count)
         zooms = size / crops
         # the crop's centre may lie anywhere that keeps the crop inside the face
@@ -283,9 +288,58 @@ def augment_batch(images, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1, m
         shifts = rng.uniform(-max_shift, max_shift, (count, 2)) * size
     out = np.stack([warp_face(image, flip, angle, zoom, shift)
                     for image, flip, angle, zoom, shift in zip(images, flips, angles, zooms, shifts)])
+    if degrade > 0:   # no draw otherwise: the random sequence of earlier recipes stays
+        for index in np.flatnonzero(rng.random(count) < degrade):
+            out[index] = degrade_face(out[index], rng)
     if erase > 0:
         erase_rectangles(out, rng, rng.random(count) < erase)
     return out
+
+
+# The spread of the detectors' face squares around the true face, in the face's side:
+# sd of log(square side / true side) and sd of the centre's shift (x and y alike), measured
+# by `python bench/crop_calibration.py` on validation/ faces (YuNet 0.152 and 0.046, Haar
+# 0.134 and 0.049; docs/TRAINING.md, "Framing
+# and camera"). --frame-jitter 1 draws from this spread; 2 from twice it.
+DETECTOR_SPREAD = {"log_side": 0.14, "shift": 0.05}
+
+
+def framing_jitter(rng, count, strength, size=IMAGE_SIZE):
+    """(zooms, shifts in pixels) for `warp_face` that frame each face as a detector's square
+    would: a square `exp(N(0, strength * log_side sd))` times the face's side, its centre
+    `N(0, strength * shift sd)` sides away. Wider squares show the reflected border."""
+    sides = np.exp(rng.normal(0.0, strength * DETECTOR_SPREAD["log_side"], count))
+    centres = rng.normal(0.0, strength * DETECTOR_SPREAD["shift"], (count, 2)) * size
+    zooms = 1.0 / sides
+    return zooms, -centres * zooms[:, np.newaxis]
+
+
+def degrade_face(face, rng):
+    """One (48, 48, 1) face in [0, 1] as a real camera and the app's framing may give it:
+    each of these with a chance of one half, in this order: softened, either downscaled to
+    20-40 pixels and back (a small face found far away) or blurred (sigma 0.4-1: focus,
+    motion); gamma 0.6-1.6 and contrast 0.6-1 (dim or washed-out light); sensor noise (sd
+    1-4%); JPEG at quality 30-90 (streams and webcams). Milder than what makes a face hard
+    to read by eye."""
+    gray = face[:, :, 0]
+    size = gray.shape[0]
+    if rng.random() < 0.5:
+        if rng.random() < 0.5:
+            small = int(rng.integers(20, 41))
+            gray = cv2.resize(cv2.resize(gray, (small, small), interpolation=cv2.INTER_AREA), (size, size),
+                              interpolation=cv2.INTER_LINEAR)
+        else:
+            gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.4, 1.0))
+    if rng.random() < 0.5:
+        gray = np.clip(gray, 0, 1) ** np.exp(rng.uniform(np.log(0.6), np.log(1.6)))
+        gray = gray.mean() + rng.uniform(0.6, 1.0) * (gray - gray.mean())
+    if rng.random() < 0.5:
+        gray = gray + rng.normal(0.0, rng.uniform(0.01, 0.04), gray.shape)
+    if rng.random() < 0.5:
+        pixels = np.round(np.clip(gray, 0, 1) * 255).astype(np.uint8)
+        _, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(30, 91))])
+        gray = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    return np.clip(gray, 0, 1).astype(np.float32)[:, :, np.newaxis]
 
 
 def erase_rectangles(images, rng, chosen, area=(0.02, 0.33), aspect=(0.3, 3.3)):

@@ -3,6 +3,8 @@
     python train.py --data ../shared/data/fer2013
     python train.py --data ../shared/data/fer2013 --resume      # continue an interrupted run
     python train.py --data ../shared/data/fer2013 --resume --time-limit 480   # 8 hours more, then pause
+    python train.py --init models/modelTrained.h5 --learning-rate 2e-4 --epochs 8 --output models/tuned.h5 \
+        --frame-jitter 1 --degrade 0.5                           # fine-tune for the app's faces
 
 With its defaults this is the recipe that made the shipped model (docs/TRAINING.md):
 Adam 1e-3 with a cosine decay over 150 epochs, batch 64, the last 20 epochs on light
@@ -57,6 +59,8 @@ def parse_args(argv=None):
             changes = changed_options(before, args)
             print(f"Continuing with the run's options in {options_path}"
                   f"{'; changed here: ' + ', '.join(changes) if changes else ''}")
+    if args.init is not None and not args.init.is_file():
+        parser.error(f"--init: no such model: {args.init}")
     if args.average_lr and not args.average_from:
         parser.error("--average-lr needs --average-from")
     if args.average_lr and args.lr_schedule == "plateau":
@@ -96,6 +100,18 @@ def build_parser():
                              "back to 48, instead of --augment's shift and zoom (its rotation stays); 48: off")
     parser.add_argument("--erase", type=number(float, 0, 1), default=0.0, metavar="CHANCE",
                         help="random erasing: the chance that a training face gets a rectangle of noise")
+    parser.add_argument("--frame-jitter", type=number(float, 0, 4), default=0.0, metavar="SPREAD",
+                        help="frame each training face as the app's detectors do, instead of --augment's "
+                             "shift and zoom: a square drawn from SPREAD times the spread of YuNet's and "
+                             "Haar's squares around the true face (data.DETECTOR_SPREAD); 0: off")
+    parser.add_argument("--degrade", type=number(float, 0, 1), default=0.0, metavar="CHANCE",
+                        help="camera degradations: the chance that a training face is downscaled and "
+                             "back, blurred, dimmed or washed out, noisy and JPEG-compressed (each step "
+                             "with a chance of one half); 0: off")
+    parser.add_argument("--init", type=Path, default=None, metavar="MODEL",
+                        help="fine-tune: start from the weights of a trained MODEL (.h5, same classes "
+                             "and --width) with a fresh optimizer and schedule, e.g. models/modelTrained.h5 "
+                             "with a lower --learning-rate")
     parser.add_argument("--mixup", type=non_negative(float), default=0.0, metavar="ALPHA",
                         help="mixup: blend training images and their labels in pairs, shares drawn "
                              "from Beta(ALPHA, ALPHA); 0: off")

@@ -154,7 +154,6 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
         record_frames(pending.drain(), stats, names, log)
     finally:
         frames.close()   # stops the worker before the capture goes
-        tracker.close()
         if pending.frames and not (log and log.failed):   # ended by an error or a second Ctrl-C
             try:
                 record_frames(pending.drain(), stats, names, log)

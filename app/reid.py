@@ -2,20 +2,17 @@
 gets its person's number again.
 
 A track is a face followed from frame to frame (app/tracking.py); a person is every track
-that shows the same face. When a track is confirmed, and again each time its frames have
-quadrupled since (at 12, 48, 192, ... frames: a few views, most of them early), its face is embedded by SFace (OpenCV's FaceRecognizerSF, models/sface/,
-128 floats, about 18 ms a face on two cores: never every frame), after alignment on the five
-landmarks that YuNet finds on the face's crop (about 1 ms). A new track takes the number of
-the most similar person seen in this run who is not in the picture now, where the cosine
-similarity to one of that person's kept embeddings reaches MATCH_LEVEL; else it is a new
-person. Two faces in the picture at once are never one person. Each person keeps its
-KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). The later views
-are embedded in a thread of their own (`Refresher`), off the frame loop's path: only the
-one that numbers a new track is waited for.
+that shows the same face. When a track is confirmed, its face is embedded by SFace (OpenCV's
+FaceRecognizerSF, models/sface/, 128 floats, about 18 ms a face on two cores: once a track,
+never every frame), after alignment on the five landmarks that YuNet finds on the face's
+crop (about 1 ms). The track takes the number of the most similar person seen in this run
+who is not in the picture now, where the cosine similarity to one of that person's kept
+embeddings reaches MATCH_LEVEL; else it is a new person. Two faces in the picture at once
+are never one person. Each person keeps the embeddings of its KEEP_EMBEDDINGS most recent
+tracks (128 float32 each: 2.5 KB a person). Later views of a track were embedded too until
+7 December; they changed no number on bench/reid.py's footage or hamilton.mp4 and cost a
+tenth of the frame rate (docs/REALTIME.md, People).
 """
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import cv2
 import numpy as np
 
@@ -28,7 +25,7 @@ SFACE_SHA256 = "0ba9fbfa01b5270c96627c4ef784da859931e02f04419c829e83484087c34e79
 # --fit` (docs/REALTIME.md, People): between FER-2013 faces under the app's framing and
 # degradations and different faces, and on hamilton.mp4's shots labelled by eye.
 MATCH_LEVEL = 0.45
-KEEP_EMBEDDINGS = 5      # per person: the most recent
+KEEP_EMBEDDINGS = 5      # per person: those of its most recent tracks
 
 
 def check_sface_file(path):
@@ -72,73 +69,28 @@ class FaceEmbedder:
         return feature / (np.linalg.norm(feature) + 1e-9)
 
 
-def embed_again(hits, embedded_at):
-    """Whether a confirmed track found in `hits` frames, last embedded at `embedded_at`, is due
-    another embedding: when its frames have quadrupled since (at 12, 48, 192, ... frames)."""
-    return hits >= 4 * embedded_at
-
-
 class People:
-    """The persons of one run: each a number and its kept embeddings (thread-safe: later
-    views are added from the Refresher's thread)."""
+    """The persons of one run: each a number and its kept embeddings."""
 
     def __init__(self, match_level=MATCH_LEVEL, keep=KEEP_EMBEDDINGS):
         self.match_level, self.keep = match_level, keep
         self.embeddings = {}   # person number -> [unit embeddings], newest last
         self.next_number = 1
-        self.lock = threading.Lock()
 
     def identify(self, embedding, present=()):
         """The number of the person `embedding` shows: the most similar one not `present` (in
         the picture now) that reaches match_level, else a new person. None: a new person too."""
         best, best_similarity = None, self.match_level
-        with self.lock:
-            if embedding is not None:
-                for number, kept in self.embeddings.items():
-                    if number in present or not kept:
-                        continue
-                    similarity = float(np.max(np.asarray(kept) @ embedding))
-                    if similarity >= best_similarity:
-                        best, best_similarity = number, similarity
-            if best is None:
-                best, self.next_number = self.next_number, self.next_number + 1
-                self.embeddings[best] = []
-        self.remember(best, embedding)
+        if embedding is not None:
+            for number, kept in self.embeddings.items():
+                if number in present or not kept:
+                    continue
+                similarity = float(np.max(np.asarray(kept) @ embedding))
+                if similarity >= best_similarity:
+                    best, best_similarity = number, similarity
+        if best is None:
+            best, self.next_number = self.next_number, self.next_number + 1
+            self.embeddings[best] = []
+        if embedding is not None:
+            self.embeddings[best] = (self.embeddings[best] + [embedding])[-self.keep:]
         return best
-
-    def remember(self, number, embedding, only_alike=False):
-        """Keep `embedding` (None: nothing) among the person's most recent; with `only_alike`,
-        only where it reaches match_level against what is kept (a track that drifted onto
-        another face must not teach its person that face)."""
-        if embedding is None:
-            return
-        with self.lock:
-            kept = self.embeddings[number]
-            if only_alike and kept and float(np.max(np.asarray(kept) @ embedding)) < self.match_level:
-                return
-            self.embeddings[number] = (kept + [embedding])[-self.keep:]
-
-
-class Refresher:
-    """Embeds later views of confirmed tracks in one thread of its own and hands them to People."""
-
-    def __init__(self, embedder, people):
-        self.embedder, self.people = embedder, people
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="reid")
-        self.pending = []
-
-    def refresh(self, number, frame, square):
-        """Embed the face in `square` of `frame` (kept as it is now) for person `number`, later."""
-        frame = frame.copy()
-        self.pending.append(self.pool.submit(
-            lambda: self.people.remember(number, self.embedder.embed(frame, square), only_alike=True)))
-
-    def wait(self):
-        """Wait until every view handed in is kept: called before a new track is identified, so
-        that the numbers a video gets never depend on how fast this thread was."""
-        for future in self.pending:
-            future.result()
-        self.pending.clear()
-
-    def close(self):
-        self.pool.shutdown(wait=True)

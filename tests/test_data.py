@@ -116,6 +116,41 @@ def test_crop_jitter_only_zooms_in_and_stays_inside_the_face():
     assert np.allclose(out[:, 20:28, 20:28], 0.0)                 # the middle stays in view
 
 
+def test_frame_jitter_frames_faces_as_the_detectors_squares_spread():
+    # A bright square of 24 pixels in the middle of a dark face: its width after the warp
+    # tells each draw's zoom; its centre the shift.
+    face = np.zeros((48, 48, 1), np.float32)
+    face[12:36, 12:36] = 1.0
+    rng = np.random.default_rng(0)
+    out = data.augment_batch(np.repeat(face[np.newaxis], 400, axis=0), rng, max_rotation=0.0, frame_jitter=1.0)
+    widths = (out[:, 24, :, 0] > 0.5).sum(axis=1)
+    log_side = np.log(24 / widths)   # the square's side against the face's
+    assert abs(np.median(log_side)) < 0.03                          # around the true face
+    assert 0.10 < log_side.std() < 0.18                              # YuNet 0.152, Haar 0.134 (bench)
+    columns = np.nonzero(out[:, 24, :, 0] > 0.5)
+    centres = np.array([columns[1][columns[0] == i].mean() for i in range(400)]) + 0.5
+    face_sides = 2 * widths                                          # the face is twice the square
+    assert 0.03 < ((centres - 24) / face_sides).std() < 0.07         # shift sd 0.05 of the face
+    same = data.augment_batch(face[np.newaxis], np.random.default_rng(1), max_rotation=0.0,
+                              max_shift=0.0, max_zoom=0.0, frame_jitter=0.0)
+    np.testing.assert_allclose(same[0], face)                        # 0: off
+
+
+def test_camera_degradations_keep_the_face_readable_and_cost_no_draw_when_off(fer_faces):
+    faces = np.stack([data.preprocess_face(face) for face in fer_faces])
+    rng = np.random.default_rng(0)
+    degraded = np.stack([data.degrade_face(face, rng) for face in faces for _ in range(10)])
+    assert degraded.shape == (10 * len(faces), 48, 48, 1) and degraded.dtype == np.float32
+    assert 0.0 <= degraded.min() and degraded.max() <= 1.0
+    originals = np.repeat(faces, 10, axis=0)
+    differences = np.abs(degraded - originals).mean(axis=(1, 2, 3))
+    assert (differences > 0.002).mean() > 0.8                        # most views change
+    correlation = [np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in zip(degraded, originals)]
+    assert np.median(correlation) > 0.8                              # and still show the face
+    plain = data.augment_batch(faces, np.random.default_rng(3), erase=0.5)
+    np.testing.assert_array_equal(plain, data.augment_batch(faces, np.random.default_rng(3), erase=0.5, degrade=0.0))
+
+
 def test_random_erasing_fills_one_rectangle_with_noise():
     images = np.zeros((300, 48, 48, 1), np.float32)
     rng = np.random.default_rng(0)

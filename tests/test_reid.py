@@ -17,11 +17,8 @@ def embedder():
 def numbers_seen(frames, embedder):
     """For each frame, the sorted person numbers shown in it (confirmed tracks)."""
     tracker = FaceTracker(make_detector("yunet"), scan_every=5, embedder=embedder, people=People())
-    try:
-        return [sorted(t.number for t in tracker.update(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), i / 30, frame)
-                       if t.confirmed) for i, frame in enumerate(frames)]
-    finally:
-        tracker.close()
+    return [sorted(t.number for t in tracker.update(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), i / 30, frame)
+                   if t.confirmed) for i, frame in enumerate(frames)]
 
 
 def shot(faces, boxes, frames=12, seed=0):

@@ -163,6 +163,19 @@ def test_unopenable_camera_and_unreadable_video_are_source_errors(tmp_path):
         sources.open_capture(parse_source(str(fake)))
 
 
+def test_a_video_opened_for_a_batch_worker_decodes_every_frame_on_one_thread(tmp_path):
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (64, 48))
+    for value in range(0, 200, 20):
+        writer.write(np.full((48, 64, 3), value, np.uint8))
+    writer.release()
+    default, single = (sources.open_capture(parse_source(str(path)), **kwargs)
+                       for kwargs in ({}, {"decode_threads": 1}))
+    assert single.get(cv2.CAP_PROP_N_THREADS) == 1          # not one a core: a worker is one core
+    frames = [[capture.read()[1][0, 0, 0] for _ in range(10)] for capture in (default, single)]
+    assert frames[0] == frames[1]                           # the same frames, in order
+
+
 def test_corrupt_frames_are_skipped_and_counted():
     class FlakyCapture:
         """Frames 0-4 with frame 2 unreadable, as OpenCV reports a corrupt frame."""

@@ -73,10 +73,36 @@ def test_recipe_options_train_a_whole_run(pattern_dataset, tmp_path):
     output = tmp_path / "m.h5"
     assert run_train(pattern_dataset, output, "--epochs", "2", "--optimizer", "sgd", "--learning-rate", "0.01",
                      "--weight-decay", "1e-3", "--crop", "40", "--erase", "0.5", "--mixup", "0.2",
-                     "--workers", "2", "--patience", "0") == 0
+                     "--workers", "2", "--patience", "0", "--frame-jitter", "1", "--degrade", "0.5") == 0
     history = pd.read_csv(artefact_paths(output)["history"])
     assert history["epoch"].tolist() == [0, 1]
     assert history["learning_rate"].iloc[0] == pytest.approx(0.01)
+
+
+@pytest.mark.slow
+def test_init_fine_tunes_from_a_trained_model(pattern_dataset, tmp_path, capsys):
+    first = tmp_path / "first.h5"
+    assert run_train(pattern_dataset, first, "--epochs", "1") == 0
+    tuned = tmp_path / "tuned.h5"
+    # no step to speak of (learning rate ~0): the fine-tune keeps the weights it started from
+    assert run_train(pattern_dataset, tuned, "--epochs", "1", "--init", str(first), "--learning-rate", "1e-12") == 0
+    assert "Starting from the weights of" in capsys.readouterr().out
+    kernels = [[layer.get_weights()[0] for layer in load_trained_model(path)[0].layers
+                if isinstance(layer, keras.layers.Conv2D)] for path in (first, tuned)]
+    for before, after in zip(*kernels):
+        np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_init_with_another_network_is_a_one_line_error(pattern_dataset, tmp_path, capsys):
+    first = tmp_path / "narrow.h5"
+    assert run_train(pattern_dataset, first, "--epochs", "1", width=0.25) == 0
+    capsys.readouterr()
+    assert run_train(pattern_dataset, tmp_path / "m.h5", "--init", str(first)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "give its --width" in err and "\n" not in err
+    with pytest.raises(SystemExit):
+        run_train(pattern_dataset, tmp_path / "m.h5", "--init", str(tmp_path / "missing.h5"))
+    assert "--init: no such model" in capsys.readouterr().err
 
 
 @pytest.mark.slow

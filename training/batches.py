@@ -14,21 +14,24 @@ class TrainingBatches(keras.utils.PyDataset):
     Reshuffled every epoch; augmentation is seeded per (epoch, batch), so a run
     is reproducible and safe with several workers. From epoch `light_from` (0-based)
     on, augmentation is `light`, without crops, erasing or mixup: the last epochs
-    then train on faces close to the plain ones they are scored on. With
-    `soft_labels` (N, classes, rows as the split's), each target is that share
-    `soft_weight` of the soft label and the rest one-hot.
+    then train on faces close to the plain ones they are scored on. Framing jitter and
+    camera degradations (`frame_jitter`, `degrade`) stay to the end: they are how the
+    app's faces look. With `soft_labels` (N, classes, rows as the split's), each target
+    is that share `soft_weight` of the soft label and the rest one-hot.
     """
 
     def __init__(self, split, batch_size=32, augment="off", min_crop=IMAGE_SIZE, erase=0.0, mixup=0.0,
-                 shuffle=True, seed=0, class_weights=None, light_from=None, soft_labels=None,
-                 soft_weight=0.5, **kwargs):
+                 frame_jitter=0.0, degrade=0.0, shuffle=True, seed=0, class_weights=None, light_from=None,
+                 soft_labels=None, soft_weight=0.5, **kwargs):
         super().__init__(**kwargs)
         self.x, self.y = split.x, split.y
         self.num_classes = len(split.class_names)
         self.batch_size = batch_size
-        # a strength's name; crop jitter and erasing only come with a strength
-        self.augment = AUGMENTATIONS[augment] and {**AUGMENTATIONS[augment], "min_crop": min_crop, "erase": erase}
-        self.light = self.augment and {**AUGMENTATIONS["light"], "min_crop": IMAGE_SIZE, "erase": 0.0}
+        # a strength's name; crop jitter, erasing, framing and camera only come with a strength
+        camera = {"frame_jitter": frame_jitter, "degrade": degrade}
+        self.augment = AUGMENTATIONS[augment] and {**AUGMENTATIONS[augment], "min_crop": min_crop, "erase": erase,
+                                                   **camera}
+        self.light = self.augment and {**AUGMENTATIONS["light"], "min_crop": IMAGE_SIZE, "erase": 0.0, **camera}
         self.light_from = light_from
         self.mixup = mixup
         self.soft_labels, self.soft_weight = soft_labels, soft_weight

@@ -72,7 +72,8 @@ def print_distribution(table):
 
 
 def prepare_model(args, paths, class_names):
-    """A fresh model, or the run to resume with its history; returns (model, history).
+    """A fresh model (with --init, holding that model's weights), or the run to resume with
+    its history; returns (model, history).
 
     --resume continues from the last epoch's checkpoint. Where that is absent (a
     fresh clone: it is not committed), it continues from the saved best model's
@@ -95,11 +96,17 @@ def prepare_model(args, paths, class_names):
     learning_rate = history["learning_rate"].iloc[-1] if len(history) else args.learning_rate
     model = build_model(num_classes=len(class_names), dropout=args.dropout, width=args.width)
     compile_for_training(model, args.optimizer, float(learning_rate), args.weight_decay, args.label_smoothing)
-    if len(history):
-        best, saved_names = load_trained_model(paths["model"])
+    start_from = paths["model"] if len(history) else args.init
+    if start_from:
+        trained, saved_names = load_trained_model(start_from)
         if saved_names != list(class_names):
-            raise ValueError(f"{paths['model']} was trained on {saved_names}, not {list(class_names)}")
-        model.set_weights(best.get_weights())
+            raise ValueError(f"{start_from} was trained on {saved_names}, not {list(class_names)}")
+        if trained.count_params() != model.count_params():
+            raise ValueError(f"{start_from} has {trained.count_params():,} parameters, a network of "
+                             f"--width {args.width:g} {model.count_params():,}: give its --width")
+        model.set_weights(trained.get_weights())
+        if not len(history):
+            print(f"Starting from the weights of {start_from}")
     return model, history
 
 
@@ -166,6 +173,7 @@ def train(args):
     print(f"Soft labels: {source}" + (f" (share {args.soft_weight} of each target)" if soft_labels is not None else ""))
     train_batches = TrainingBatches(dataset.train, args.batch_size, augment=args.augment,
                                     min_crop=args.crop, erase=args.erase, mixup=args.mixup,
+                                    frame_jitter=args.frame_jitter, degrade=args.degrade,
                                     seed=args.seed, class_weights=weights, workers=args.workers,
                                     light_from=args.epochs - args.light_last if args.light_last else None,
                                     soft_labels=soft_labels, soft_weight=args.soft_weight)
