@@ -298,9 +298,9 @@ def augment_batch(images, rng, max_rotation=10.0, max_shift=0.1, max_zoom=0.1, m
 
 # The spread of the detectors' face squares around the true face, in the face's side:
 # sd of log(square side / true side) and sd of the centre's shift (x and y alike), measured
-# by `python bench/crop_calibration.py` on validation/ faces (YuNet 0.152 and 0.046, Haar
-# 0.134 and 0.049; docs/TRAINING.md, "Framing
-# and camera"). --frame-jitter 1 draws from this spread; 2 from twice it.
+# by `python bench/crop_calibration.py --faces 3500` on validation/ faces (YuNet 0.149 and
+# 0.048, Haar 0.132 and 0.050; docs/TRAINING.md, "Model v4"). --frame-jitter 1 draws from
+# this spread; 2 from twice it.
 DETECTOR_SPREAD = {"log_side": 0.14, "shift": 0.05}
 
 

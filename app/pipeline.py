@@ -3,8 +3,9 @@ written to the outputs (window, annotated video or images, per-face CSV) and cou
 
 Each video frame: read -> grey -> track the faces (app/tracking.py) -> classify every face
 in one batch -> smooth per track -> CSV -> draw -> show / write. A track is drawn once it
-is confirmed; its rows wait MIN_HITS - 1 frames so that those of its first frames are
-written too, in frame order, once it is (`ConfirmedRows`).
+has its number (confirmed, and with re-identification identified); the rows of each frame
+wait until every track in it has its number or has ended as a blip, so that a track's first
+frames are written too, in frame order (`ConfirmedRows`).
 Images are unrelated to each other: each gets a full detection and no tracking.
 """
 import time
@@ -19,7 +20,7 @@ from app.outputs import CsvLog, OutputError, Progress, image_output_path, open_v
 from app.read_ahead import read_ahead
 from app.reid import People
 from app.sources import SourceError, VideoInput, read_images
-from app.tracking import LABEL_MARGIN, MIN_HITS, SCAN_EVERY, FaceTracker
+from app.tracking import LABEL_MARGIN, SCAN_EVERY, FaceTracker
 from app.window import QUIT_KEYS, RecentRate, show, show_until_key
 from data import preprocess_faces, to_gray
 from inference.runtimes import predict_proba
@@ -70,19 +71,21 @@ def tracked_frames(video_input, tracker, stop=None):
 
 
 class ConfirmedRows:
-    """Each frame's faces held back `delay` frames: a track is confirmed (or has ended as a
-    blip) at most MIN_HITS - 1 frames after its first, and only confirmed tracks' faces are
-    let through, so its first frames are written too and the CSV stays in frame order."""
+    """Each frame's faces held back until every track among them is settled: numbered, or
+    ended unnumbered (a blip). Then the faces of numbered tracks are let through, so a
+    track's first frames are written too and the CSV stays in frame order. A new track is
+    settled MIN_HITS - 1 frames after its first, or with re-identification once identified
+    (tracking.IDENTIFY_AT: a quarter of a second at 30 frames/s)."""
 
-    def __init__(self, delay=MIN_HITS - 1):
-        self.delay, self.frames = delay, deque()
+    def __init__(self):
+        self.frames = deque()
 
     def add(self, index, time_s, faces):
         """Hold this frame's faces [(track, box, probabilities, label index)]; returns the
-        frames now due: [(index, time_s, faces of confirmed tracks)]."""
+        frames now due: [(index, time_s, faces of numbered tracks)]."""
         self.frames.append((index, time_s, faces))
         due = []
-        while len(self.frames) > self.delay:
+        while self.frames and all(face[0].settled for face in self.frames[0][2]):
             due.append(self._confirmed(self.frames.popleft()))
         return due
 
@@ -151,11 +154,14 @@ def run_stream(source, recognizer, outputs, settings, stats, stop=None, opener=N
                     break
             if progress:
                 progress.update(index + 1)
+        frames.close()
+        tracker.identify_waiting()
         record_frames(pending.drain(), stats, names, log)
     finally:
         frames.close()   # stops the worker before the capture goes
         if pending.frames and not (log and log.failed):   # ended by an error or a second Ctrl-C
             try:
+                tracker.identify_waiting()
                 record_frames(pending.drain(), stats, names, log)
             except OutputError:
                 pass   # the error under way says what went wrong

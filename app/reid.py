@@ -2,9 +2,9 @@
 gets its person's number again.
 
 A track is a face followed from frame to frame (app/tracking.py); a person is every track
-that shows the same face. When a track is confirmed, its face is embedded by SFace (OpenCV's
-FaceRecognizerSF, models/sface/, 128 floats, about 18 ms a face on two cores: once a track,
-never every frame), after alignment on the five landmarks that YuNet finds on the face's
+that shows the same face. When a confirmed track has been found in a few frames
+(tracking.IDENTIFY_AT), its face is embedded by SFace (OpenCV's FaceRecognizerSF,
+models/sface/, 128 floats, about 18 ms a face on two cores: once a track, never every frame), after alignment on the five landmarks that YuNet finds on the face's
 crop (about 1 ms). The track takes the number of the most similar person seen in this run
 who is not in the picture now, where the cosine similarity to one of that person's kept
 embeddings reaches MATCH_LEVEL; else it is a new person. Two faces in the picture at once
@@ -67,6 +67,15 @@ class FaceEmbedder:
         row[:14] = row[:14] / scale + np.tile([x0, y0], 7)
         feature = self.recognizer.feature(self.recognizer.alignCrop(frame, row)).ravel()
         return feature / (np.linalg.norm(feature) + 1e-9)
+
+
+def face_view(frame, square):
+    """(the part of `frame` that FaceEmbedder.embed reads for `square`, copied; the square in
+    it): a view kept for an embedding a few frames later."""
+    x, y, side, _ = (int(v) for v in square)
+    margin = side // 4 + 1
+    x0, y0 = max(x - margin, 0), max(y - margin, 0)
+    return frame[y0:y + side + margin, x0:x + side + margin].copy(), (x - x0, y - y0, side, side)
 
 
 class People:

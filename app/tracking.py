@@ -20,7 +20,10 @@ a candidate is never shown. A track is confirmed once it has been found in its f
 `min_hits` frames in a row (SORT's min_hits) with at least one confident detection; missed
 before that, it was a blip (or a weak false face) and ends unseen. Only a confirmed track gets a number: with re-identification (app/reid.py)
 the number of the person its face shows, else a new one; without, numbers are never reused
-within a run. The pipeline writes a track's first frames when it is confirmed (app/pipeline.py).
+within a run. With re-identification a confirmed track is identified once found in
+IDENTIFY_AT frames (or when it ends before): a view some frames after a face appears, not
+its first ones. The pipeline writes a track's first frames once it has its number
+(app/pipeline.py).
 The label a track shows changes only when another emotion leads the smoothed probabilities
 by LABEL_MARGIN, so that a one-frame wobble does not flip it.
 """
@@ -30,6 +33,7 @@ import cv2
 import numpy as np
 
 from app.detectors import iou
+from app.reid import face_view
 
 CHANGE_SIZE = (160, 90)   # the copy compared between frames: ~0.2 ms
 SCAN_EVERY = 15           # frames between scheduled full scans (docs/REALTIME.md: scan schedule)
@@ -41,6 +45,10 @@ PATCH_SIZE = (8, 8)       # a track's region, compared between frames
 # `python bench/region_level.py`). A real talking head stays under 0.23.
 REGION_LEVEL = 0.44
 MIN_HITS = 3              # frames in a row that confirm a new track (docs/REALTIME.md, Detection v4)
+# With re-identification: the frames a confirmed track is found in before it is identified.
+# The views just after a cut match a person's other views worst (hamilton.mp4's singer: 0.38
+# two frames after the cut, 0.45-0.55 four to twenty frames after; docs/REALTIME.md, People).
+IDENTIFY_AT = 8
 # How far another emotion's smoothed probability must lead the shown one's for the label to
 # change (bench/real_footage.py: label changes per track-second, and the delay of a real change)
 LABEL_MARGIN = 0.35
@@ -99,7 +107,9 @@ class Track:
     box: tuple
     first_time: float
     last_time: float
-    number: int = None                 # set when the track is confirmed
+    number: int = None                 # set when the track is confirmed (and identified)
+    ended: bool = False
+    view: tuple = None                 # its latest view while it waits to be identified (reid.face_view)
     confident: bool = True             # seen confidently at least once (False: a candidate)
     missed: int = 0
     hits: int = 1                      # frames found
@@ -111,7 +121,13 @@ class Track:
 
     @property
     def confirmed(self):
+        """Numbered: shown and written."""
         return self.number is not None
+
+    @property
+    def settled(self):
+        """Numbered, or ended without a number: its rows can be written (or dropped)."""
+        return self.confirmed or self.ended
 
     def move_to(self, box, steady, confident=False):
         """Take this frame's box (steadied against the last one) and the move since the last."""
@@ -180,6 +196,7 @@ class FaceTracker:
         self.detector, self.steady = detector, steady
         self.embedder, self.people = embedder, people
         self.min_hits = min_hits
+        self.identify_at = max(min_hits, IDENTIFY_AT) if people is not None else min_hits
         self.rescans_after_change = rescans_after_change
         self.rescans = 0
         self.previous = None   # the last grey frame
@@ -233,31 +250,51 @@ class FaceTracker:
             else:
                 track.move_to(found[0], self.steady, found[1])
         # a new track missed before it is confirmed was a blip; a candidate lasts a scan period at most
-        self._end([t for t in self.tracks if t.missed > (self.max_missed if t.confirmed else 0)
+        self._end([t for t in self.tracks if t.missed > (self.max_missed if self._established(t) else 0)
                    or (not t.confident and t.hits >= self.scan_every)])
         self._drop_duplicates()
         for track in self.tracks:
-            if not track.confirmed and track.confident and track.hits >= self.min_hits:
-                self._number(track, gray if frame is None else frame)
+            if track.confirmed or not self._established(track):
+                continue
+            if self.people is not None and track.missed == 0:
+                track.view = face_view(gray if frame is None else frame, track.box)
+            if track.hits >= self.identify_at:
+                self._number(track)
         return [t for t in self.tracks if t.missed == 0 and t.confident]
 
-    def _number(self, track, frame):
-        """Give a newly confirmed track its number: its person's, or the next one."""
+    def _established(self, track):
+        """Found confidently in its first min_hits frames: confirmed, numbered or waiting to be."""
+        return track.confident and track.hits >= self.min_hits
+
+    def _number(self, track):
+        """Give a confirmed track its number: its person's (from its latest view), or the next one."""
         if self.people is None:
             track.number, self.next_number = self.next_number, self.next_number + 1
             return
         present = {t.number for t in self.tracks if t.confirmed}
-        track.number = self.people.identify(self.embedder.embed(frame, track.box), present)
+        track.number = self.people.identify(self.embedder.embed(*track.view), present)
+        track.view = None
+
+    def identify_waiting(self):
+        """Number every confirmed track still waiting to be identified (at the end of a run)."""
+        for track in self.tracks:
+            if not track.confirmed and self._established(track):
+                self._number(track)
 
     def _drop_duplicates(self):
-        """Two tracks that converged on one face: the younger one goes."""
+        """Two tracks that converged on one face: the younger one goes (unnumbered, if it was
+        still waiting: its frames are the older one's)."""
         for track in sorted(self.tracks, key=lambda t: t.serial, reverse=True):
             if any(other.serial < track.serial and iou(track.box, other.box) >= 0.5
                    for other in self.tracks):
-                self._end([track])
+                self._end([track], identify=False)
 
-    def _end(self, tracks):
+    def _end(self, tracks, identify=True):
+        """End these tracks; a confirmed one still waiting is identified first, from its last view."""
         for track in list(tracks):
+            if identify and not track.confirmed and self._established(track):
+                self._number(track)
+            track.ended = True
             self.tracks.remove(track)
 
     def finish(self):
