@@ -48,13 +48,11 @@ class FaceEmbedder:
         self.landmarks = cv2.FaceDetectorYN.create(str(yunet_path), "", (160, 160), 0.3, 0.3, 5)
 
     def embed(self, frame, square):
-        """The embedding of the face in `square` (x, y, side, side) of a BGR or grey frame."""
-        if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        x, y, side, _ = (int(v) for v in square)
-        margin = side // 4
-        x0, y0 = max(x - margin, 0), max(y - margin, 0)
-        crop = frame[y0:y + side + margin, x0:x + side + margin]
+        """The embedding of the face in `square` (x, y, side, side) of a BGR or grey frame (or
+        of a view that `face_view` kept)."""
+        crop, _ = face_view(frame, square)
+        if crop.ndim == 2:
+            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
         if crop.shape[0] < 24 or crop.shape[1] < 24:
             return None
         scale = min(1.0, 160 / max(crop.shape[:2]))
@@ -64,16 +62,17 @@ class FaceEmbedder:
         if rows is None:
             return None
         row = rows[int(np.argmax(rows[:, 2] * rows[:, 3]))].copy()   # the largest face on the crop
-        row[:14] = row[:14] / scale + np.tile([x0, y0], 7)
-        feature = self.recognizer.feature(self.recognizer.alignCrop(frame, row)).ravel()
+        row[:14] = row[:14] / scale
+        feature = self.recognizer.feature(self.recognizer.alignCrop(crop, row)).ravel()
         return feature / (np.linalg.norm(feature) + 1e-9)
 
 
 def face_view(frame, square):
-    """(the part of `frame` that FaceEmbedder.embed reads for `square`, copied; the square in
-    it): a view kept for an embedding a few frames later."""
+    """(the part of `frame` around `square` that an embedding reads: a margin of a quarter of
+    its side, clipped to the frame, copied; the square in it). Kept by the tracker for a
+    track's embedding a few frames later; a view of a view is the same view."""
     x, y, side, _ = (int(v) for v in square)
-    margin = side // 4 + 1
+    margin = side // 4
     x0, y0 = max(x - margin, 0), max(y - margin, 0)
     return frame[y0:y + side + margin, x0:x + side + margin].copy(), (x - x0, y - y0, side, side)
 
