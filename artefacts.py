@@ -94,15 +94,16 @@ def fingerprint(path):
     return digest.hexdigest()
 
 
-def read_litert_fingerprint(path):
-    """The .h5 fingerprint recorded in a .tflite when it was exported, or None."""
+def read_litert_fingerprint(path, key=FINGERPRINT_KEY):
+    """The source's fingerprint recorded under `key` in a .tflite when it was exported (by
+    default the .h5's), or None."""
     from ai_edge_litert import schema_py_generated as schema
     content = Path(path).read_bytes()
     try:
         tree = schema.Model.GetRootAs(content, 0)
         for i in range(tree.MetadataLength()):
             entry = tree.Metadata(i)
-            if entry.Name() == FINGERPRINT_KEY.encode():
+            if entry.Name() == key.encode():
                 return bytes(tree.Buffers(entry.Buffer()).DataAsNumpy()).decode()
     except Exception:   # not a flatbuffer at all: the interpreter will say so
         return None

@@ -48,7 +48,7 @@ def build_recognizer(options, threads=1, yunet_model=None, sface_model=None):
                              score_threshold=options.score_threshold, track_score=options.track_score,
                              yunet_model=yunet_model)
     classifier, class_names, runtime = load_classifier(options.model, options.runtime, threads)
-    embedder = FaceEmbedder(sface_model or SFACE_MODEL, yunet_model) if options.reid == "on" else None
+    embedder = FaceEmbedder(sface_model or SFACE_MODEL, yunet_model, threads) if options.reid == "on" else None
     return Recognizer(detector, classifier, class_names, tta=options.tta, light_fix=options.light_fix,
                       embedder=embedder), runtime
 

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from app.detectors import DetectorError, make_detector
-from app.reid import SFACE_MODEL, FaceEmbedder, People
+from app.reid import (SFACE_MODEL, SFACE_SOURCE, SFACE_SOURCE_SHA256, SOURCE_KEY, FaceEmbedder, People,
+                       align_face)
+from artefacts import fingerprint, read_litert_fingerprint
 from app.tracking import FaceTracker
 from footage import background, compose_frame, varied_face
 
@@ -62,6 +64,28 @@ def test_two_faces_at_once_never_share_a_number_even_when_alike(fer_faces, embed
     assert len(seen[-1]) == 2 and len(set(seen[-1])) == 2
 
 
+def test_the_twin_embeds_faces_as_opencvs_face_recognizer_does(fer_faces, embedder):
+    """The app runs SFace's LiteRT twin on its own alignment: the embeddings must be those of
+    OpenCV's FaceRecognizerSF on the ONNX file the twin was converted from."""
+    assert fingerprint(SFACE_SOURCE) == SFACE_SOURCE_SHA256
+    assert read_litert_fingerprint(SFACE_MODEL, SOURCE_KEY) == SFACE_SOURCE_SHA256
+    opencv = cv2.FaceRecognizerSF.create(str(SFACE_SOURCE), "")
+    compared = 0
+    for face in fer_faces[:6]:
+        image = cv2.cvtColor(cv2.resize(face, (160, 160), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
+        embedder.landmarks.setInputSize((160, 160))
+        _, rows = embedder.landmarks.detect(image)
+        if rows is None:
+            continue
+        theirs, ours = opencv.alignCrop(image, rows[0]), align_face(image, rows[0][4:14].reshape(5, 2))
+        assert np.abs(theirs.astype(int) - ours.astype(int)).mean() < 0.01   # rounding, on a few edge pixels
+        reference = opencv.feature(theirs).ravel()
+        embedding = embedder.embed(image, (0, 0, 160, 160))
+        assert embedding @ reference / np.linalg.norm(reference) > 0.999
+        compared += 1
+    assert compared >= 4
+
+
 def test_people_match_the_most_similar_absent_person_above_the_level():
     people = People(match_level=0.5)
     a, b = np.eye(4)[0], np.eye(4)[1]
@@ -76,8 +100,8 @@ def test_people_match_the_most_similar_absent_person_above_the_level():
 
 def test_a_missing_or_altered_sface_file_is_an_error_that_names_reid_off(tmp_path):
     with pytest.raises(DetectorError, match="not found.*--reid off"):
-        FaceEmbedder(tmp_path / "missing.onnx")
-    altered = tmp_path / "sface.onnx"
+        FaceEmbedder(tmp_path / "missing.tflite")
+    altered = tmp_path / "sface.tflite"
     altered.write_bytes(SFACE_MODEL.read_bytes()[:-1] + b"\0")
     with pytest.raises(DetectorError, match="altered.*--reid off"):
         FaceEmbedder(altered)
@@ -90,10 +114,10 @@ def test_main_with_an_altered_sface_file_is_a_one_line_error_and_runs_with_reid_
     from footage import write_face_video
     clip = tmp_path / "c.avi"
     write_face_video(clip, fer_faces, frames=6)
-    altered = tmp_path / "sface.onnx"
+    altered = tmp_path / "sface.tflite"
     altered.write_bytes(b"not a network")
     monkeypatch.setattr(reid, "SFACE_MODEL", altered)
-    monkeypatch.setattr(reid.FaceEmbedder.__init__, "__defaults__", (altered, None))
+    monkeypatch.setattr(reid.FaceEmbedder.__init__, "__defaults__", (altered, None, 2))
     argv = ["--source", str(clip), "--model", str(app_model[0]), "--no-display"]
     assert main.main(argv) == 2
     err = capsys.readouterr().err.strip()
