@@ -9,10 +9,13 @@ cores; once a track, never every frame), after alignment on the five landmarks t
 finds on the face's crop (about 1 ms). The track takes the number of the most similar person seen in this run
 who is not in the picture now, where the cosine similarity to one of that person's kept
 embeddings reaches MATCH_LEVEL; else it is a new person. Two faces in the picture at once
-are never one person. Each person keeps the embeddings of its KEEP_EMBEDDINGS most recent
-tracks (128 float32 each: 2.5 KB a person). Later views of a track were embedded too until
-7 December; they changed no number on bench/reid.py's footage or hamilton.mp4 and cost a
-tenth of the frame rate (docs/REALTIME.md, People).
+are never one person. A track's face is embedded again when it has been found in
+tracking.LATER_VIEWS frames (5 s, 30 s and 3 minutes at 30 frames/s): a person who leaves
+comes back looking as they did when they left, not as they arrived. Each person keeps its
+KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). (Later views
+cost a tenth of the frame rate in a thread of their own with OpenCV's SFace, 18-24 ms each,
+and were dropped on 7 December; at 7 ms, on the tracker's path and rarely, they cost
+nothing measurable: docs/REALTIME.md, People.)
 """
 import cv2
 import numpy as np
@@ -34,7 +37,7 @@ SOURCE_KEY = "sface_source_onnx_sha256"   # the twin's metadata entry naming its
 # --fit` (docs/REALTIME.md, People): between FER-2013 faces under the app's framing and
 # degradations and different faces, and on hamilton.mp4's shots labelled by eye.
 MATCH_LEVEL = 0.45
-KEEP_EMBEDDINGS = 5      # per person: those of its most recent tracks
+KEEP_EMBEDDINGS = 5      # per person: its most recent ones
 # Where alignment puts the five landmarks (eyes, nose tip, mouth corners) in SFace's 112x112
 # input, and their mean: the constants of OpenCV's FaceRecognizerSF::alignCrop.
 ALIGNED_POINTS = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
@@ -137,6 +140,10 @@ class People:
         if best is None:
             best, self.next_number = self.next_number, self.next_number + 1
             self.embeddings[best] = []
-        if embedding is not None:
-            self.embeddings[best] = (self.embeddings[best] + [embedding])[-self.keep:]
+        self.remember(best, embedding)
         return best
+
+    def remember(self, number, embedding):
+        """Keep another embedding of person `number` (None: nothing to keep)."""
+        if embedding is not None:
+            self.embeddings[number] = (self.embeddings[number] + [embedding])[-self.keep:]

@@ -22,7 +22,7 @@ before that, it was a blip (or a weak false face) and ends unseen. Only a confir
 the number of the person its face shows, else a new one; without, numbers are never reused
 within a run. With re-identification a confirmed track is identified once found in
 IDENTIFY_AT frames (or when it ends before): a view some frames after a face appears, not
-its first ones. The pipeline writes a track's first frames once it has its number
+its first ones; found in LATER_VIEWS frames, its face is embedded again for its person. The pipeline writes a track's first frames once it has its number
 (app/pipeline.py).
 The label a track shows changes only when another emotion leads the smoothed probabilities
 by LABEL_MARGIN, so that a one-frame wobble does not flip it.
@@ -49,6 +49,11 @@ MIN_HITS = 3              # frames in a row that confirm a new track (docs/REALT
 # The views just after a cut match a person's other views worst (hamilton.mp4's singer: 0.38
 # two frames after the cut, 0.45-0.55 four to twenty frames after; docs/REALTIME.md, People).
 IDENTIFY_AT = 8
+# With re-identification: the frames found at which a numbered track's face is embedded
+# again, for its person's kept views (app/reid.py): 5 s, 30 s and 3 minutes at 30 frames/s,
+# so that a person seen for a while keeps a view from late in their stay, and short tracks
+# (bench/reid.py's shots of 1.5 s) pay nothing
+LATER_VIEWS = (150, 900, 5400)
 # How far another emotion's smoothed probability must lead the shown one's for the label to
 # change (bench/real_footage.py: label changes per track-second, and the delay of a real change)
 LABEL_MARGIN = 0.35
@@ -260,6 +265,10 @@ class FaceTracker:
                 track.view = face_view(gray if frame is None else frame, track.box)
             if track.hits >= self.identify_at:
                 self._number(track)
+        if self.people is not None:
+            for track in self.tracks:
+                if track.confirmed and track.missed == 0 and track.hits in LATER_VIEWS:
+                    self.people.remember(track.number, self.embedder.embed(gray if frame is None else frame, track.box))
         return [t for t in self.tracks if t.missed == 0 and t.confident]
 
     def _established(self, track):

