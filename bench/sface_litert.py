@@ -11,7 +11,7 @@ aligned crops' largest difference, milliseconds a face (2 threads) and the time 
 
 --convert needs onnx2tf, which pins other versions of TensorFlow and NumPy than ours: put
 it in a folder of its own and name it with --onnx2tf, e.g.
-    pip install --target /tmp/onnx2tf --no-deps onnx2tf==1.29.24 onnx onnx-graphsurgeon \\
+    pip install --target ../onnx2tf --no-deps onnx2tf==1.29.24 onnx onnx-graphsurgeon \\
         sng4onnx onnxsim tf_keras==2.21.0 psutil
 It converts a copy of models/sface's ONNX file (onnx2tf rewrites its input file in place),
 keeps its float16-weights output (half the size of float32, the same embeddings to 1e-3),
