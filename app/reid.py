@@ -5,17 +5,17 @@ A track is a face followed from frame to frame (app/tracking.py); a person is ev
 that shows the same face. When a confirmed track has been found in a few frames
 (tracking.IDENTIFY_AT), its face is embedded by SFace (the network of OpenCV's
 FaceRecognizerSF, models/sface/, run by LiteRT: 128 floats, about 7 ms a face on two
-cores; once a track, never every frame), after alignment on the five landmarks that YuNet
-finds on the face's crop (about 1 ms). The track takes the number of the most similar person seen in this run
-who is not in the picture now, where the cosine similarity to one of that person's kept
-embeddings reaches MATCH_LEVEL; else it is a new person. Two faces in the picture at once
-are never one person. A track's face is embedded again when it has been found in
+cores), after alignment on the five landmarks that YuNet finds on the face's crop (about
+1 ms). The track takes the number of the most similar person seen in this run who is not
+in the picture now, where the cosine similarity to one of that person's kept embeddings
+reaches MATCH_LEVEL; else it is a new person. Two faces in the picture at once are never
+one person. The face is embedded again, never every frame, when its track has been found in
 tracking.LATER_VIEWS frames (5 s, 30 s and 3 minutes at 30 frames/s): a person who leaves
 comes back looking as they did when they left, not as they arrived. Each person keeps its
-KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). (Later views
-cost a tenth of the frame rate in a thread of their own with OpenCV's SFace, 18-24 ms each,
-and were dropped on 7 December; at 7 ms, on the tracker's path and rarely, they cost
-nothing measurable: docs/REALTIME.md, People.)
+KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). (Later views in
+a thread of their own, with OpenCV's SFace at 18-24 ms each, cost a tenth of the frame rate
+and were dropped on 7 December; at 7 ms, on the tracker's path and at most three a track,
+they came back on 8 December: docs/REALTIME.md, People.)
 """
 import cv2
 import numpy as np

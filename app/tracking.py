@@ -18,12 +18,13 @@ a candidate and looked for near its place like a track, so that a face the scan 
 weakly becomes a track in the first frame it is seen confidently, not a scan period later;
 a candidate is never shown. A track is confirmed once it has been found in its first
 `min_hits` frames in a row (SORT's min_hits) with at least one confident detection; missed
-before that, it was a blip (or a weak false face) and ends unseen. Only a confirmed track gets a number: with re-identification (app/reid.py)
-the number of the person its face shows, else a new one; without, numbers are never reused
-within a run. With re-identification a confirmed track is identified once found in
-IDENTIFY_AT frames (or when it ends before): a view some frames after a face appears, not
-its first ones; found in LATER_VIEWS frames, its face is embedded again for its person. The pipeline writes a track's first frames once it has its number
-(app/pipeline.py).
+before that, it was a blip (or a weak false face) and ends unseen. Only a confirmed track
+gets a number: with re-identification (app/reid.py) the number of the person its face
+shows, else a new one; without, numbers are never reused within a run. With
+re-identification a confirmed track is identified once found in IDENTIFY_AT frames (or when
+it ends before): a view some frames after a face appears, not its first ones; found in
+LATER_VIEWS frames, its face is embedded again for its person.
+The pipeline writes a track's first frames once it has its number (app/pipeline.py).
 The label a track shows changes only when another emotion leads the smoothed probabilities
 by LABEL_MARGIN, so that a one-frame wobble does not flip it.
 """
@@ -268,7 +269,8 @@ class FaceTracker:
         if self.people is not None:
             for track in self.tracks:
                 if track.confirmed and track.missed == 0 and track.hits in LATER_VIEWS:
-                    self.people.remember(track.number, self.embedder.embed(gray if frame is None else frame, track.box))
+                    view = gray if frame is None else frame
+                    self.people.remember(track.number, self.embedder.embed(view, track.box))
         return [t for t in self.tracks if t.missed == 0 and t.confident]
 
     def _established(self, track):

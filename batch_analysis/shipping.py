@@ -10,9 +10,10 @@ analyse a batch:
 - the model and the detector's weights, as bytes inside the worker plugin
   (worker.RecognizerPlugin), written to each worker's own folder before it loads them.
 
-About 0.1 MB of code and 4.7 MB of model (24 MB with SFace's LiteRT twin for re-identification), sent in
-well under a second on the loopback (docs/REALTIME.md, Batch on a real cluster); `pip install .` on every machine would need a packaging of the
-project and a reinstall on every machine at each change, and still not carry the model.
+About 0.1 MB of code and 4.7 MB of model (24 MB with SFace's LiteRT twin for
+re-identification), sent in well under a second on the loopback (docs/REALTIME.md, Batch on
+a real cluster); `pip install .` on every machine would need a packaging of the project and
+a reinstall on every machine at each change, and still not carry the model.
 """
 import hashlib
 import io

@@ -1,6 +1,7 @@
 """The LiteRT twins of a trained model: the same network for the app's fast runtime, each
 carrying the fingerprint of the .h5 it came from (artefacts.py). Needs TensorFlow: Keras'
-exporter converts through it."""
+exporter converts through it. `record_fingerprint` also marks SFace's twin with its ONNX
+file's (bench/sface_litert.py)."""
 from pathlib import Path
 
 import numpy as np
