@@ -101,7 +101,10 @@ class FaceEmbedder:
         if rows is None:
             return None
         row = rows[int(np.argmax(rows[:, 2] * rows[:, 3]))]   # the largest face on the crop
-        aligned = align_face(crop, row[4:14].reshape(5, 2) / scale)
+        points = row[4:14].reshape(5, 2) / scale
+        if points.std(axis=0).sum() < 1:   # landmarks on one spot: nothing to align
+            return None
+        aligned = align_face(crop, points)
         # as FaceRecognizerSF feeds it: RGB, 0-255 (the network normalises inside)
         rgb = cv2.cvtColor(aligned, cv2.COLOR_BGR2RGB).astype(np.float32)[np.newaxis]
         feature = self.network.predict_on_batch(rgb).ravel()

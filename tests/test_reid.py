@@ -5,7 +5,7 @@ import pytest
 
 from app.detectors import DetectorError, make_detector
 from app.reid import (SFACE_MODEL, SFACE_SOURCE, SFACE_SOURCE_SHA256, SOURCE_KEY, FaceEmbedder, People,
-                       align_face)
+                       align_face, alignment)
 from artefacts import fingerprint, read_litert_fingerprint
 from app.tracking import FaceTracker
 from footage import background, compose_frame, varied_face
@@ -62,6 +62,15 @@ def test_two_faces_at_once_never_share_a_number_even_when_alike(fer_faces, embed
         [fer_faces[0], twin], [(150, 150, 200, 200), (800, 300, 180, 180)], seed=2)
     seen = numbers_seen(frames, embedder)
     assert len(seen[-1]) == 2 and len(set(seen[-1])) == 2
+
+
+def test_alignment_undoes_a_turn_a_scale_and_a_shift_of_the_landmarks():
+    from app.reid import ALIGNED_POINTS
+    angle = np.radians(20)
+    turn = 1.7 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    seen = ALIGNED_POINTS @ turn.T + (300, 120)              # a face tilted, bigger, elsewhere
+    matrix = alignment(seen)
+    assert np.allclose(seen @ matrix[:, :2].T + matrix[:, 2], ALIGNED_POINTS, atol=1e-6)
 
 
 def test_the_twin_embeds_faces_as_opencvs_face_recognizer_does(fer_faces, embedder):
