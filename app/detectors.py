@@ -148,7 +148,8 @@ class YuNetDetector(FaceDetector):
         self.start_score = score_threshold
         weakest = min(track_score, score_threshold)
         self.scan = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), weakest, 0.3, 100)
-        self.near = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), weakest, 0.3, 10)
+        self.model_path, self.weakest = str(model_path), weakest
+        self.near = {}   # near looks' detectors, by the size YuNet pads a crop to (near_detector)
         self.scan_size = None
 
     def find(self, gray):
@@ -161,6 +162,19 @@ class YuNetDetector(FaceDetector):
         if found is None:
             return sorted_boxes([], [])
         return sorted_boxes(found[:, :4] / scale, found[:, 14])
+
+    def near_detector(self, width, height):
+        """A YuNet for near looks on crops of `width` x `height` pixels. YuNet pads its input
+        to multiples of 32, and an OpenCV network whose input changes shape is built again
+        (0.5-1 ms): with faces of different sizes taking turns, one network per padded size
+        spares each look that (docs/REALTIME.md, Near looks)."""
+        padded = (-(-width // 32), -(-height // 32))
+        detector = self.near.get(padded)
+        if detector is None:
+            detector = self.near[padded] = cv2.FaceDetectorYN.create(self.model_path, "", (width, height),
+                                                                     self.weakest, 0.3, 10)
+        detector.setInputSize((width, height))
+        return detector
 
     def find_near(self, gray, box, margin=0.5, scale_range=1.5):
         """The face nearest to `box` in a square `margin` box-widths wider on each side,
@@ -179,8 +193,8 @@ class YuNetDetector(FaceDetector):
                                     max(x0 + side - width, 0), cv2.BORDER_REPLICATE)
         # the crop as wide as the full scan would make it
         region, scale = downscaled(region, int(side * min(1.0, self.detect_width / width)) if self.detect_width else 0)
-        self.near.setInputSize((region.shape[1], region.shape[0]))
-        _, found = self.near.detect(cv2.cvtColor(region, cv2.COLOR_GRAY2BGR))
+        near = self.near_detector(region.shape[1], region.shape[0])
+        _, found = near.detect(cv2.cvtColor(region, cv2.COLOR_GRAY2BGR))
         if found is None:
             return None
         boxes = found[:, :4].astype(np.float64) / scale + (x0, y0, 0, 0)
