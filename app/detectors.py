@@ -167,7 +167,8 @@ class YuNetDetector(FaceDetector):
         """A YuNet for near looks on crops of `width` x `height` pixels. YuNet pads its input
         to multiples of 32, and an OpenCV network whose input changes shape is built again
         (0.5-1 ms): with faces of different sizes taking turns, one network per padded size
-        spares each look that (docs/REALTIME.md, Near looks)."""
+        spares each look that (docs/REALTIME.md, Near looks). Crops are squares, so there is
+        one network per 32 pixels of crop side at most, a few in practice (75k weights each)."""
         padded = (-(-width // 32), -(-height // 32))
         detector = self.near.get(padded)
         if detector is None:

@@ -259,18 +259,16 @@ class FaceTracker:
         self._end([t for t in self.tracks if t.missed > (self.max_missed if self._established(t) else 0)
                    or (not t.confident and t.hits >= self.scan_every)])
         self._drop_duplicates()
+        picture = gray if frame is None else frame
         for track in self.tracks:
-            if track.confirmed or not self._established(track):
-                continue
-            if self.people is not None and track.missed == 0:
-                track.view = face_view(gray if frame is None else frame, track.box)
-            if track.hits >= self.identify_at:
-                self._number(track)
-        if self.people is not None:
-            for track in self.tracks:
-                if track.confirmed and track.missed == 0 and track.hits in LATER_VIEWS:
-                    view = gray if frame is None else frame
-                    self.people.remember(track.number, self.embedder.embed(view, track.box))
+            if track.confirmed:
+                if self.people is not None and track.missed == 0 and track.hits in LATER_VIEWS:
+                    self.people.remember(track.number, self.embedder.embed(picture, track.box))
+            elif self._established(track):
+                if self.people is not None and track.missed == 0:
+                    track.view = face_view(picture, track.box)
+                if track.hits >= self.identify_at:
+                    self._number(track)
         return [t for t in self.tracks if t.missed == 0 and t.confident]
 
     def _established(self, track):
