@@ -12,10 +12,8 @@ reaches MATCH_LEVEL; else it is a new person. Two faces in the picture at once a
 one person. The face is embedded again, never every frame, when its track has been found in
 tracking.LATER_VIEWS frames (5 s, 30 s and 3 minutes at 30 frames/s): a person who leaves
 comes back looking as they did when they left, not as they arrived. Each person keeps its
-KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). (Later views in
-a thread of their own, with OpenCV's SFace at 18-24 ms each, cost a tenth of the frame rate
-and were dropped on 7 December; at 7 ms, on the tracker's path and at most three a track,
-they came back on 8 December: docs/REALTIME.md, People.)
+KEEP_EMBEDDINGS most recent embeddings (128 float32 each: 2.5 KB a person). Later views run
+on the tracker's path, at most three a track (their cost: docs/REALTIME.md, People).
 """
 import cv2
 import numpy as np

@@ -39,6 +39,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from app.detectors import iou  # noqa: E402
+from common.arguments import positive  # noqa: E402
 from tests.footage import background, compose_frame, load_labelled_faces, varied_face, write_returns_video  # noqa: E402
 
 HAMILTON = ROOT.parent / "shared" / "footage" / "hamilton.mp4"
@@ -185,7 +186,7 @@ def main():
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "fer2013")
     parser.add_argument("--fit", action="store_true", help="also the similarity level from train/ faces")
     parser.add_argument("--shots", type=int, default=24)
-    parser.add_argument("--repeats", type=int, default=4, help="runs of each row, taking turns; their mean counts")
+    parser.add_argument("--repeats", type=positive(int), default=4, help="runs of each row, taking turns; their mean counts")
     args = parser.parse_args()
     faces, _ = load_labelled_faces(args.data, per_class=2)
     faces = faces[:10]

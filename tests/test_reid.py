@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from app.detectors import DetectorError, make_detector
-from app.reid import (SFACE_MODEL, SFACE_SOURCE, SFACE_SOURCE_SHA256, SOURCE_KEY, FaceEmbedder, People,
-                       align_face, alignment)
+from app.reid import (ALIGNED_POINTS, SFACE_MODEL, SFACE_SOURCE, SFACE_SOURCE_SHA256, SOURCE_KEY, FaceEmbedder,
+                       People, align_face, alignment)
 from artefacts import fingerprint, read_litert_fingerprint
 from app.tracking import FaceTracker
 from footage import background, compose_frame, varied_face
@@ -65,7 +65,6 @@ def test_two_faces_at_once_never_share_a_number_even_when_alike(fer_faces, embed
 
 
 def test_alignment_undoes_a_turn_a_scale_and_a_shift_of_the_landmarks():
-    from app.reid import ALIGNED_POINTS
     angle = np.radians(20)
     turn = 1.7 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
     seen = ALIGNED_POINTS @ turn.T + (300, 120)              # a face tilted, bigger, elsewhere
